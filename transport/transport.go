@@ -1,0 +1,172 @@
+// Package transport defines how encoded protocol messages cross the wire.
+//
+// A [Transport] dials a [Conn]; a Conn moves whole messages (each one an
+// encoded frame or batch of frames, see package codec) in both directions.
+// A transport knows nothing of sequence numbers, sessions or channels.
+//
+// Implementations live in subpackages: websocket, sse and longpoll. Each
+// package also serves its transport (a server-side handler that yields the
+// same Conn interface), and each passes the conformance suite in
+// transport/transporttest.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Conn is one live transport connection.
+//
+// Concurrency: one goroutine may call Send while another calls Recv; Send
+// is not called concurrently with itself, nor Recv with itself. Close may be
+// called at any time from any goroutine, more than once; it unblocks a
+// pending Send or Recv, which then return an error wrapping net.ErrClosed
+// (or the error that broke the connection first).
+//
+// A Send or Recv whose ctx ends returns ctx's error; the connection may then
+// be unusable, and the caller closes it.
+type Conn interface {
+	// Send writes one message. The Conn does not retain msg after Send
+	// returns. A nil error means the message was handed to the network, not
+	// that the peer received it.
+	Send(ctx context.Context, msg []byte) error
+	// Recv returns the next message, in the order the peer sent them. The
+	// caller owns the returned slice.
+	Recv(ctx context.Context) ([]byte, error)
+	// Close ends the connection and releases its resources.
+	Close() error
+}
+
+// Transport dials connections of one kind. Implementations are safe for
+// concurrent use.
+type Transport interface {
+	// Name is the transport's name: "websocket", "sse" or "longpoll".
+	Name() string
+	// Dial opens a connection to the server whose protocol base URL is
+	// baseURL (http, https, ws or wss). It returns once the transport is
+	// established; a refused handshake is a *HandshakeError.
+	Dial(ctx context.Context, baseURL string, cfg Config) (Conn, error)
+}
+
+// Config is what a dial needs beyond the URL. Its zero value works: the
+// default HTTP client, no extra headers, text messages, the default limit.
+type Config struct {
+	// HTTPClient makes every HTTP request of the transport, so its proxy and
+	// TLS settings apply. Nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Header is sent with every request of the transport (the handshake, and
+	// for SSE and long polling every poll and post). Nil means none.
+	Header http.Header
+	// Codec is the codec name announced to the server ("json" if empty).
+	Codec string
+	// Binary says the messages are binary; a text-only transport base64s
+	// them. It matches the codec's Binary.
+	Binary bool
+	// ReadLimit is the largest message Recv accepts, in bytes; a larger one
+	// fails the connection with a *TooLargeError. Zero means 1 MiB.
+	ReadLimit int64
+}
+
+// DefaultReadLimit is the ReadLimit used when Config.ReadLimit is zero.
+const DefaultReadLimit = 1 << 20
+
+// Limit returns the read limit in force: c.ReadLimit, or DefaultReadLimit.
+func (c Config) Limit() int64 {
+	if c.ReadLimit > 0 {
+		return c.ReadLimit
+	}
+	return DefaultReadLimit
+}
+
+// Client returns the HTTP client in force: c.HTTPClient or http.DefaultClient.
+func (c Config) Client() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+// HandshakeError reports a handshake the server (or a proxy) answered with
+// an HTTP status that does not establish the transport.
+type HandshakeError struct {
+	Transport  string // the transport's Name
+	StatusCode int    // the HTTP status received, 0 if none
+	Err        error  // the underlying error, if any
+}
+
+func (e *HandshakeError) Error() string {
+	s := fmt.Sprintf("transport %s: handshake refused with HTTP status %d", e.Transport, e.StatusCode)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// Unauthorized reports whether the refusal is an authentication failure
+// (401), which no other transport will fix.
+func (e *HandshakeError) Unauthorized() bool { return e.StatusCode == http.StatusUnauthorized }
+
+// Refused reports whether the status says this transport is not available
+// here (blocked by a proxy, not served, or not supported), so the next
+// transport should be tried at once.
+func (e *HandshakeError) Refused() bool {
+	switch e.StatusCode {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusUpgradeRequired,
+		http.StatusNotImplemented, http.StatusBadGateway:
+		return true
+	}
+	return false
+}
+
+// TooLargeError reports a received message over the read limit.
+type TooLargeError struct {
+	Limit int64 // the read limit in bytes
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("transport: message exceeds the read limit of %d bytes", e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// ErrTooLarge matches every *TooLargeError under errors.Is.
+var ErrTooLarge = errors.New("transport: message too large")
+
+// ServerConfig configures the server side of a transport: each transport
+// package has a NewHandler(ServerConfig) http.Handler that serves it.
+type ServerConfig struct {
+	// Accept is called once for each connection the handler establishes, on
+	// a goroutine of the handler, and owns conn until it returns; the
+	// handler closes conn after. It must not be nil.
+	Accept func(r *http.Request, conn Conn)
+	// Check, if set, is called with each handshake request before the
+	// transport is established. A non-zero HTTP status refuses the request
+	// with that status (401 for authentication). Zero accepts it.
+	Check func(r *http.Request) int
+	// ReadLimit is the largest message the server side accepts, in bytes.
+	// Zero means DefaultReadLimit.
+	ReadLimit int64
+	// PollTimeout bounds how long a long-poll request is held with nothing
+	// to send, and (times two) how long a connection may go without any
+	// request before it is closed. Zero means 25 s. Other transports ignore it.
+	PollTimeout time.Duration
+}
+
+// IDSender is implemented by server-side connections that can label a
+// message with the sequence number of its last sequenced frame, as SSE does
+// with the event id. Servers use it when it is there.
+type IDSender interface {
+	SendID(ctx context.Context, msg []byte, id uint64) error
+}
+
+// IsBinary reports whether a handshake request asks for a binary codec
+// (codec=cbor). Server-side handlers use it to pick message framing.
+func IsBinary(r *http.Request) bool { return r.URL.Query().Get("codec") == "cbor" }
