@@ -1,0 +1,84 @@
+package session
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/realtimekit/realtime/codec"
+)
+
+// OpState is where an Op stands.
+type OpState int32
+
+// The states of an Op.
+const (
+	Queued   OpState = iota // waiting in the outbox, not sent yet
+	Sent                    // sent, not acknowledged yet
+	Acked                   // acknowledged by the server: done
+	Refused                 // refused by the server (nack): done
+	Failed                  // failed locally (session lost, withdrawn, client closed): done
+)
+
+var opStateNames = [...]string{"queued", "sent", "acknowledged", "refused", "failed"}
+
+func (s OpState) String() string {
+	if s >= 0 && int(s) < len(opStateNames) {
+		return opStateNames[s]
+	}
+	return "unknown"
+}
+
+// Op is one client operation the server must acknowledge: a publish, a
+// subscribe or an unsubscribe. Its frame gets a sequence number when it is
+// first sent, so an Op withdrawn before that leaves no gap.
+type Op struct {
+	Frame codec.Frame
+	// Internal ops (re-subscriptions after a lost session) have no waiter.
+	Internal bool
+
+	size  int
+	state atomic.Int32
+	err   error // set before done is closed
+	done  chan struct{}
+}
+
+// NewOp returns a queued Op for f.
+func NewOp(f codec.Frame) *Op {
+	return &Op{Frame: f, size: len(f.Data) + len(f.Channel), done: make(chan struct{})}
+}
+
+// State returns the Op's state.
+func (o *Op) State() OpState { return OpState(o.state.Load()) }
+
+// Done is closed when the Op reaches Acked, Refused or Failed.
+func (o *Op) Done() <-chan struct{} { return o.done }
+
+// Err returns nil once Acked, the refusal or failure once done, and nil
+// before that.
+func (o *Op) Err() error {
+	select {
+	case <-o.done:
+		return o.err
+	default:
+		return nil
+	}
+}
+
+// Wait blocks until the Op is done or ctx ends.
+func (o *Op) Wait(ctx context.Context) error {
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (o *Op) finish(s OpState, err error) {
+	if o.State() >= Acked {
+		return
+	}
+	o.err = err
+	o.state.Store(int32(s))
+	close(o.done)
+}

@@ -1,0 +1,280 @@
+// Package session is the client's reliability engine: sequence numbers, the
+// outbox of operations awaiting acknowledgement, the inbound sequence check,
+// acknowledgements and resume. It does no I/O and starts no goroutine; the
+// client drives it under its own lock. docs/PROTOCOL.md §4–5 are the rules.
+package session
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/realtimekit/realtime/codec"
+)
+
+// Window is the protocol's limit on unacknowledged sequenced frames in
+// flight towards a peer.
+const Window = 1024
+
+// ErrOutboxFull is returned by Enqueue when the outbox is at its count or
+// byte limit.
+var ErrOutboxFull = errors.New("outbox full")
+
+// ErrSessionLost fails the unacknowledged operations of a session the server
+// did not resume.
+var ErrSessionLost = errors.New("session lost: the server did not resume it")
+
+// ProtocolError reports a server that broke the protocol's sequencing rules.
+type ProtocolError struct{ Reason string }
+
+func (e *ProtocolError) Error() string { return "protocol violation: " + e.Reason }
+
+// RefusedError is a server's nack of one operation.
+type RefusedError struct {
+	Code   uint16
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refused by the server: %s (code %d)", e.Reason, e.Code)
+}
+
+// Limits bound the outbox. Zero fields are unlimited only where stated.
+type Limits struct {
+	Count int // operations queued or in flight; must be > 0
+	Bytes int // payload and channel bytes queued or in flight; must be > 0
+}
+
+// Session is the state of one client session and its outbox. It is not
+// safe for concurrent use: the caller serialises every call.
+type Session struct {
+	ID, Token string
+	// Epoch counts sessions; deliveries of an older epoch are stale.
+	Epoch uint64
+
+	limits   Limits
+	queue    []*Op // not sent yet, in order
+	inflight []*Op // sent, ascending Seq, not acknowledged
+	resend   int   // index into inflight of the next frame to send on this connection
+	nextSeq  uint64
+	bytes    int
+
+	received  uint64 // highest server sequence number taken in
+	processed uint64 // highest server sequence number processed
+	ackSent   uint64 // highest processed value acknowledged to the server
+	connLast  uint64 // highest sequence number seen on the current connection
+}
+
+// New returns an empty session with the given outbox limits.
+func New(l Limits) *Session { return &Session{limits: l, Epoch: 1} }
+
+// Len returns the number of operations queued or in flight, and their bytes.
+func (s *Session) Len() (count, bytes int) { return len(s.queue) + len(s.inflight), s.bytes }
+
+// Enqueue adds op to the outbox, or returns ErrOutboxFull.
+func (s *Session) Enqueue(op *Op) error {
+	n, b := s.Len()
+	if n+1 > s.limits.Count || b+op.size > s.limits.Bytes {
+		return ErrOutboxFull
+	}
+	s.queue = append(s.queue, op)
+	s.bytes += op.size
+	return nil
+}
+
+// Withdraw removes op if it has not been sent, failing it with err; it
+// reports whether it did. A sent op stays: its sequence number is spent.
+func (s *Session) Withdraw(op *Op, err error) bool {
+	for i, q := range s.queue {
+		if q == op {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			s.bytes -= op.size
+			op.finish(Failed, err)
+			return true
+		}
+	}
+	return false
+}
+
+// Pending reports whether Fill would return a frame now.
+func (s *Session) Pending() bool {
+	return s.resend < len(s.inflight) || (len(s.queue) > 0 && len(s.inflight) < Window)
+}
+
+// Fill appends to dst the frames to send next: first what this connection
+// must resend, then queued operations (numbered now) while the window
+// allows, stopping once about budget bytes are taken.
+func (s *Session) Fill(dst []codec.Frame, budget int) []codec.Frame {
+	used := 0
+	for s.resend < len(s.inflight) && used < budget {
+		op := s.inflight[s.resend]
+		dst = append(dst, op.Frame)
+		used += op.size + frameOverhead
+		s.resend++
+	}
+	for len(s.queue) > 0 && len(s.inflight) < Window && used < budget {
+		op := s.queue[0]
+		if used > 0 && used+op.size+frameOverhead > budget {
+			break
+		}
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.nextSeq++
+		op.Frame.Seq = s.nextSeq
+		op.state.Store(int32(Sent))
+		s.inflight = append(s.inflight, op)
+		s.resend++
+		dst = append(dst, op.Frame)
+		used += op.size + frameOverhead
+	}
+	return dst
+}
+
+// frameOverhead approximates the encoding cost of a frame beyond its
+// payload and channel, to keep a batch under the message size limit.
+const frameOverhead = 64
+
+// Ack applies the server's cumulative acknowledgement a: every operation
+// in flight up to a that was not refused has succeeded.
+func (s *Session) Ack(a uint64) error {
+	if a > s.nextSeq {
+		return &ProtocolError{Reason: fmt.Sprintf("ack %d for sequence numbers never sent (last sent %d)", a, s.nextSeq)}
+	}
+	i := 0
+	for i < len(s.inflight) && s.inflight[i].Frame.Seq <= a {
+		op := s.inflight[i]
+		s.bytes -= op.size
+		op.finish(Acked, nil)
+		s.inflight[i] = nil
+		i++
+	}
+	s.inflight = s.inflight[i:]
+	s.resend = max(s.resend-i, 0)
+	return nil
+}
+
+// Nack fails the in-flight operation with sequence number ref.
+func (s *Session) Nack(ref uint64, code uint16, reason string) error {
+	for i, op := range s.inflight {
+		if op.Frame.Seq == ref {
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			if i < s.resend {
+				s.resend--
+			}
+			s.bytes -= op.size
+			op.finish(Refused, &RefusedError{Code: code, Reason: reason})
+			return nil
+		}
+	}
+	if ref > s.nextSeq || ref == 0 {
+		return &ProtocolError{Reason: fmt.Sprintf("nack of sequence number %d never sent", ref)}
+	}
+	return nil // already settled: a nack replayed after resume
+}
+
+// Inbound checks the sequence number of a sequenced server frame. It
+// returns true when the frame is new and must be processed, false for a
+// duplicate to drop, and a *ProtocolError for a gap, a number that does not
+// increase on this connection, or a server outrunning the window.
+func (s *Session) Inbound(seq uint64) (bool, error) {
+	if seq == 0 || seq <= s.connLast {
+		return false, &ProtocolError{Reason: fmt.Sprintf("sequence number %d after %d on the same connection", seq, s.connLast)}
+	}
+	s.connLast = seq
+	if seq <= s.received {
+		return false, nil
+	}
+	if seq > s.received+1 {
+		return false, &ProtocolError{Reason: fmt.Sprintf("sequence gap: %d after %d", seq, s.received)}
+	}
+	if s.received-s.processed >= Window {
+		return false, &ProtocolError{Reason: fmt.Sprintf("server exceeded the window of %d unacknowledged frames", Window)}
+	}
+	s.received = seq
+	return true, nil
+}
+
+// Processed records that server frame seq of epoch has been processed (its
+// handler returned). Stale epochs are ignored. It returns the number of
+// processed frames not yet acknowledged.
+func (s *Session) Processed(epoch, seq uint64) uint64 {
+	if epoch == s.Epoch && seq > s.processed {
+		s.processed = seq
+	}
+	return s.processed - s.ackSent
+}
+
+// Unacked returns the number of processed server frames not acknowledged.
+func (s *Session) Unacked() uint64 { return s.processed - s.ackSent }
+
+// AckDue returns the acknowledgement to send, if one is due.
+func (s *Session) AckDue() (uint64, bool) { return s.processed, s.processed > s.ackSent }
+
+// AckSent records that an acknowledgement of a was sent.
+func (s *Session) AckSent(a uint64) { s.ackSent = max(s.ackSent, a) }
+
+// Connect returns the connect frame for a new connection and resets the
+// per-connection state.
+func (s *Session) Connect() codec.Frame {
+	s.connLast = 0
+	s.resend = 0
+	return codec.Frame{Type: codec.TypeConnect, Version: codec.Version, Session: s.ID, Token: s.Token, Ack: s.processed}
+}
+
+// Hello applies the server's hello. It reports whether the session
+// continued; when it did not, the old session's state is dropped: in-flight
+// subscribe and unsubscribe operations, and publishes too when resend is
+// true, go back to the front of the queue to be numbered anew; other
+// publishes fail with ErrSessionLost.
+func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) {
+	wasNew := s.ID == ""
+	s.ID, s.Token = h.Session, h.Token
+	if h.Resumed && !wasNew {
+		if h.Ack > s.nextSeq {
+			return true, &ProtocolError{Reason: fmt.Sprintf("hello acknowledges %d, beyond the last sent %d", h.Ack, s.nextSeq)}
+		}
+		for s.resend < len(s.inflight) && s.inflight[s.resend].Frame.Seq <= h.Ack {
+			s.resend++
+		}
+		return true, nil
+	}
+	if wasNew && len(s.inflight) == 0 {
+		return true, nil
+	}
+	var back []*Op
+	for _, op := range s.inflight {
+		if op.Frame.Type != codec.TypePublish || resend {
+			op.Frame.Seq = 0
+			op.state.Store(int32(Queued))
+			back = append(back, op)
+			continue
+		}
+		s.bytes -= op.size
+		op.finish(Failed, ErrSessionLost)
+	}
+	s.queue = append(back, s.queue...)
+	s.inflight = nil
+	s.resend, s.nextSeq = 0, 0
+	s.received, s.processed, s.ackSent, s.connLast = 0, 0, 0, 0
+	s.Epoch++
+	return wasNew, nil
+}
+
+// Requeue puts op at the front of the queue whatever the limits (used for
+// re-subscriptions, which must precede everything else).
+func (s *Session) Requeue(ops ...*Op) {
+	for _, op := range ops {
+		s.bytes += op.size
+	}
+	s.queue = append(append([]*Op(nil), ops...), s.queue...)
+}
+
+// FailAll fails every queued and in-flight operation with err.
+func (s *Session) FailAll(err error) {
+	for _, op := range s.inflight {
+		op.finish(Failed, err)
+	}
+	for _, op := range s.queue {
+		op.finish(Failed, err)
+	}
+	s.inflight, s.queue, s.bytes, s.resend = nil, nil, 0, 0
+}
