@@ -1,0 +1,346 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/transport"
+)
+
+// conn is one transport connection carrying a session. The transport
+// handler's goroutine runs the handshake and then reads; one writer
+// goroutine per conn sends everything after hello.
+type conn struct {
+	srv    *Server
+	info   *ConnInfo
+	tc     transport.Conn
+	cd     codec.Codec
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	wake       chan struct{} // capacity 1: work for the writer
+	stopCh     chan struct{} // closed by stop
+	writerDone chan struct{}
+	lastRecv   atomic.Int64 // unix nanoseconds
+
+	mu        sync.Mutex
+	stopped   bool
+	writing   bool // the writer runs and will send the stop's error frame
+	errCode   uint16
+	errReason string
+
+	// Guarded by sess.mu.
+	sess     *session
+	sent     uint64 // highest server sequence number sent on this conn
+	ackSent  uint64 // highest ack sent on this conn
+	forceAck bool   // resumed: an ack must follow the replay
+	replayTo uint64 // the highest sequence number to replay
+
+	// Used by the reading goroutine only.
+	lastSeq uint64 // highest client sequence number seen on this conn
+
+	// Used by whichever goroutine sends: the handler's until hello is
+	// sent, then the writer's.
+	enc []byte
+}
+
+func (c *conn) wakeup() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the connection, with an error frame first when code is not
+// zero. It never blocks, so it may be called under session.mu.
+func (c *conn) stop(code uint16, reason string) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	c.stopped = true
+	c.errCode, c.errReason = code, reason
+	graceful := code != 0 && c.writing
+	close(c.stopCh)
+	c.mu.Unlock()
+	if !graceful {
+		c.cancel()
+	}
+}
+
+// abort closes the transport at once, for a Close whose ctx ended.
+func (c *conn) abort() {
+	c.cancel()
+	if c.tc != nil {
+		_ = c.tc.Close()
+	}
+}
+
+// accept runs one connection; see transport.ServerConfig.Accept.
+func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
+	cd := srv.codec(r.URL.Query().Get("codec"))
+	if cd == nil { // Check lets none through; a transport might skip it
+		return
+	}
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		return
+	}
+	srv.wg.Add(1)
+	srv.mu.Unlock()
+	defer srv.wg.Done() // last: Close waits for the transport's Close too
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:        srv,
+		info:       &ConnInfo{ID: srv.nextID.Add(1), Transport: name, Codec: cd, Request: r},
+		cd:         cd,
+		ctx:        ctx,
+		cancel:     cancel,
+		wake:       make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	if w := srv.cfg.WrapConn; w != nil {
+		tc = w(c.info, tc)
+	}
+	c.tc = tc
+	defer tc.Close()
+	defer cancel()
+
+	// Registered under the lock that Close sets closed with, so that Close
+	// either stops this connection or it sees closed here.
+	srv.mu.Lock()
+	closed := srv.closed
+	if !closed {
+		srv.conns[c] = struct{}{}
+	}
+	srv.mu.Unlock()
+	if closed {
+		return
+	}
+	defer func() {
+		srv.mu.Lock()
+		delete(srv.conns, c)
+		srv.mu.Unlock()
+	}()
+	c.run()
+}
+
+func (c *conn) run() {
+	srv := c.srv
+	log := srv.cfg.Logger.With("conn", c.info.ID, "transport", c.info.Transport)
+	c.lastRecv.Store(time.Now().UnixNano())
+	frames, ok := c.recvFirst()
+	if !ok {
+		return
+	}
+	hello, ok := c.handshake(frames[0])
+	if !ok {
+		return
+	}
+	s := c.sess
+	// From here on a stop's error frame is the writer's to send, even if
+	// the stop comes before the writer starts.
+	c.mu.Lock()
+	c.writing = !c.stopped
+	c.mu.Unlock()
+	// Counted before hello goes out, so that a client holding a hello is
+	// always counted.
+	srv.addOpen(1)
+	if _, err := c.send([]codec.Frame{hello}); err != nil {
+		log.Debug("hello not sent", "err", err)
+		srv.addOpen(-1)
+		c.detach()
+		return
+	}
+	log.Debug("connection open", "session", s.id, "resumed", hello.Resumed)
+	if h := srv.cfg.OnConnOpen; h != nil {
+		h(c.info, s.id)
+	}
+
+	srv.wg.Add(1)
+	go c.writeLoop()
+
+	if c.process(frames[1:]) {
+		c.readLoop()
+	}
+	c.stop(0, "")
+	<-c.writerDone
+	c.detach()
+
+	srv.addOpen(-1)
+	log.Debug("connection closed", "session", s.id)
+	if h := srv.cfg.OnConnClose; h != nil {
+		h(c.info, s.id)
+	}
+}
+
+// recvFirst reads the message that must start with connect, within the
+// time a live peer has to send anything.
+func (c *conn) recvFirst() ([]codec.Frame, bool) {
+	hb := c.srv.cfg.Heartbeat
+	ctx, cancel := context.WithTimeout(c.ctx, hb+hb/2)
+	defer cancel()
+	msg, err := c.tc.Recv(ctx)
+	if err != nil {
+		c.refuseRecv(err)
+		return nil, false
+	}
+	frames, ok := c.decode(msg, nil)
+	if !ok {
+		return nil, false
+	}
+	if f := frames[0]; f.Type != codec.TypeConnect {
+		c.refuse(4000, "the first frame must be connect")
+		return nil, false
+	} else if f.Version != codec.Version {
+		c.refuse(4005, "unsupported protocol version")
+		return nil, false
+	}
+	return frames, true
+}
+
+// decode turns a received message into frames, or refuses the connection.
+func (c *conn) decode(msg []byte, dst []codec.Frame) ([]codec.Frame, bool) {
+	c.lastRecv.Store(time.Now().UnixNano())
+	frames, err := c.cd.Decode(dst, msg)
+	var se *codec.SizeError
+	switch {
+	case errors.As(err, &se):
+		c.refuse(4009, "message too large")
+		return nil, false
+	case err != nil:
+		c.refuse(4000, "bad frame: "+err.Error())
+		return nil, false
+	case len(frames) == len(dst):
+		c.refuse(4000, "bad frame: empty batch")
+		return nil, false
+	}
+	if h := c.srv.cfg.OnReceive; h != nil {
+		for _, f := range frames[len(dst):] {
+			h(c.info, f)
+		}
+	}
+	return frames, true
+}
+
+// refuseRecv answers a failed read: a message over the limit gets 4009.
+func (c *conn) refuseRecv(err error) {
+	if errors.Is(err, transport.ErrTooLarge) {
+		c.refuse(4009, "message too large")
+	}
+}
+
+// refuse ends the connection with an error frame. Before the writer runs
+// the frame is sent from here; after, the writer sends it.
+func (c *conn) refuse(code uint16, reason string) {
+	c.mu.Lock()
+	writing := c.writing
+	c.mu.Unlock()
+	if writing {
+		c.stop(code, reason)
+		return
+	}
+	_, _ = c.send([]codec.Frame{{Type: codec.TypeError, Code: code, Reason: reason}})
+	c.stop(0, "")
+}
+
+// handshake opens or resumes the session named by connect and returns the
+// hello to send.
+func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
+	srv := c.srv
+	s, resumed := c.resume(connect), true
+	if s == nil {
+		resumed = false
+		s = newSession(srv)
+		c.sess = s
+		s.conn = c
+		switch srv.addSession(s) {
+		case ErrClosed:
+			return codec.Frame{}, false
+		case errFull:
+			c.refuse(4529, "too many sessions, try later")
+			return codec.Frame{}, false
+		}
+		if h := srv.cfg.OnSessionOpen; h != nil {
+			h(s.id)
+		}
+	}
+	// Wait for a connection this one took the session from to finish the
+	// frame it is acting on, so that lastIn is final.
+	s.proc.Lock()
+	s.mu.Lock()
+	hello := codec.Frame{
+		Type:      codec.TypeHello,
+		Version:   codec.Version,
+		Session:   s.id,
+		Token:     s.token,
+		Heartbeat: uint32(srv.cfg.Heartbeat / time.Millisecond),
+		Resumed:   resumed,
+		Ack:       s.lastIn,
+	}
+	ok := s.conn == c && !s.ended
+	s.mu.Unlock()
+	s.proc.Unlock()
+	return hello, ok
+}
+
+// resume attaches c to the session connect presents, taking it over from
+// any connection it has, or returns nil when there is no such session.
+func (c *conn) resume(connect codec.Frame) *session {
+	if connect.Session == "" {
+		return nil
+	}
+	s := c.srv.lookup(connect.Session)
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) != 1 {
+		return nil
+	}
+	// A resume point outside what was kept cannot be honoured: the client
+	// would miss frames or expect ones that never existed.
+	if connect.Ack < s.acked || connect.Ack > s.nextOut {
+		return nil
+	}
+	if old := s.conn; old != nil {
+		old.stop(0, "")
+	}
+	c.srv.attached(s)
+	s.conn, c.sess = c, s
+	s.token = randomToken()
+	s.ackLocked(connect.Ack)
+	c.sent, c.forceAck, c.replayTo = connect.Ack, true, s.nextOut
+	return s
+}
+
+// detach leaves the session without a connection, for its resume window.
+func (c *conn) detach() {
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return
+	}
+	s.conn = nil
+	if !s.ended && !c.srv.detached(s) {
+		s.endLocked(0, "")
+	}
+}
+
+func (srv *Server) addOpen(n int) {
+	srv.mu.Lock()
+	srv.open += n
+	srv.mu.Unlock()
+}

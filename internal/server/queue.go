@@ -1,0 +1,58 @@
+package server
+
+import "github.com/realtimekit/realtime/codec"
+
+// frameQueue is the ring of frames a session keeps until the client acks
+// them: appended at the back, released from the front, read by index. A
+// slice re-sliced from the front would reallocate at every growth; the
+// ring reallocates only to grow, and shrinks once mostly empty so that a
+// burst does not pin its memory.
+type frameQueue struct {
+	buf     []codec.Frame
+	head, n int
+}
+
+const minQueue = 16
+
+func (q *frameQueue) len() int { return q.n }
+
+// at returns the i-th kept frame, from 0.
+func (q *frameQueue) at(i int) *codec.Frame { return &q.buf[(q.head+i)%len(q.buf)] }
+
+func (q *frameQueue) push(f codec.Frame) {
+	if q.n == len(q.buf) {
+		q.resize(max(minQueue, 2*len(q.buf)))
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = f
+	q.n++
+}
+
+// drop releases the first n frames and returns their payload bytes.
+func (q *frameQueue) drop(n int) (bytes int) {
+	n = min(n, q.n)
+	for range n {
+		f := &q.buf[q.head]
+		bytes += len(f.Data)
+		*f = codec.Frame{} // let the payload go
+		q.head = (q.head + 1) % len(q.buf)
+	}
+	q.n -= n
+	size := len(q.buf)
+	for size > 4*minQueue && q.n < size/4 {
+		size /= 2
+	}
+	if size != len(q.buf) {
+		q.resize(size)
+	}
+	return bytes
+}
+
+func (q *frameQueue) resize(size int) {
+	buf := make([]codec.Frame, size)
+	for i := range q.n {
+		buf[i] = *q.at(i)
+	}
+	q.buf, q.head = buf, 0
+}
+
+func (q *frameQueue) reset() { *q = frameQueue{} }

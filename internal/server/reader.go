@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/realtimekit/realtime/codec"
+)
+
+func (c *conn) readLoop() {
+	var buf []codec.Frame
+	for {
+		msg, err := c.tc.Recv(c.ctx)
+		if err != nil {
+			c.refuseRecv(err)
+			return
+		}
+		frames, ok := c.decode(msg, buf[:0])
+		if !ok || !c.process(frames) {
+			return
+		}
+		clear(frames) // drop payload references until the next message
+		buf = frames
+	}
+}
+
+// process acts on the frames of one message, in order (PROTOCOL.md
+// section 5), and reports whether the connection goes on.
+func (c *conn) process(frames []codec.Frame) bool {
+	if len(frames) == 0 {
+		return true
+	}
+	s := c.sess
+	s.proc.Lock()
+	defer s.proc.Unlock()
+	s.mu.Lock()
+	mine := s.conn == c && !s.ended
+	s.mu.Unlock()
+	if !mine {
+		return false
+	}
+	for i := range frames {
+		f := &frames[i]
+		switch f.Type {
+		case codec.TypePing:
+		case codec.TypeAck:
+			if !c.ack(f.Ack) {
+				return false
+			}
+		case codec.TypeClose:
+			s.end(0, "")
+			return false
+		case codec.TypePublish, codec.TypeSubscribe, codec.TypeUnsub:
+			if !c.sequenced(f) {
+				return false
+			}
+		default:
+			c.refuse(4000, "bad frame: unexpected "+f.Type.String())
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) ack(a uint64) bool {
+	s := c.sess
+	s.mu.Lock()
+	ok := a <= c.sent
+	if ok {
+		s.ackLocked(a)
+	}
+	s.mu.Unlock()
+	if !ok {
+		c.refuse(4500, "protocol violation: ack of a frame never sent")
+	}
+	return ok
+}
+
+// sequenced applies the receiving rules to one client frame and acts on
+// it when it is the next one.
+func (c *conn) sequenced(f *codec.Frame) bool {
+	s := c.sess
+	switch {
+	case f.Seq == 0:
+		c.refuse(4000, "bad frame: missing sequence number")
+		return false
+	case f.Seq <= c.lastSeq:
+		c.refuse(4500, "protocol violation: sequence number not increasing")
+		return false
+	}
+	c.lastSeq = f.Seq
+	s.mu.Lock()
+	last, acked := s.lastIn, s.ackSentMax
+	s.mu.Unlock()
+	switch {
+	case f.Seq <= last:
+		c.wakeup() // a resend: it counts for the next ack
+		return true
+	case f.Seq > last+1:
+		c.refuse(4500, "protocol violation: sequence gap")
+		return false
+	case f.Seq > acked+Window:
+		c.refuse(4500, "protocol violation: window exceeded")
+		return false
+	}
+	refusal, ok := c.act(f)
+	if !ok {
+		return false // not processed: the client resends it after a resume
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended { // while the frame was acted on: nothing is owed any more
+		return false
+	}
+	s.lastIn = f.Seq
+	if refusal != nil {
+		s.appendLocked(codec.Frame{
+			Type:   codec.TypeNack,
+			Ref:    f.Seq,
+			Code:   refusal.Code,
+			Reason: truncate(refusal.Reason, maxReason),
+		})
+	}
+	c.wakeup() // an ack is due
+	return true
+}
+
+// act carries out a pub, sub or unsub and returns the refusal, if any. It
+// reports false when the connection ended before the frame was processed.
+func (c *conn) act(f *codec.Frame) (*Refusal, bool) {
+	r := c.do(f)
+	if r == errEnded {
+		return nil, false
+	}
+	return r, true
+}
+
+// errEnded stands for an error caused by the end of the connection.
+var errEnded = &Refusal{Code: 5000, Reason: "connection ended"}
+
+func (c *conn) do(f *codec.Frame) *Refusal {
+	srv, s := c.srv, c.sess
+	if !ValidChannel(f.Channel) {
+		return &Refusal{Code: 4010, Reason: "invalid channel name"}
+	}
+	switch f.Type {
+	case codec.TypePublish:
+		if !srv.fits(f.Channel, f.Data) {
+			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
+		}
+		if h := srv.cfg.OnPublish; h != nil {
+			p := Publication{Session: s.id, Channel: f.Channel, Data: f.Data, Seq: f.Seq, Conn: c.info}
+			if r := c.refusal(h(c.ctx, p)); r != nil {
+				return r
+			}
+		}
+		return c.refusal(srv.cfg.Broker.Publish(c.ctx, f.Channel, f.Data))
+	case codec.TypeSubscribe:
+		s.mu.Lock()
+		_, dup := s.subs[f.Channel]
+		full := len(s.subs) >= srv.cfg.MaxSubscriptions
+		s.mu.Unlock()
+		switch {
+		case dup:
+			return nil
+		case full:
+			return &Refusal{Code: 4003, Reason: "too many subscriptions"}
+		}
+		if h := srv.cfg.OnSubscribe; h != nil {
+			sub := Subscription{Session: s.id, Channel: f.Channel, Seq: f.Seq, Conn: c.info}
+			if r := c.refusal(h(c.ctx, sub)); r != nil {
+				return r
+			}
+		}
+		if r := c.refusal(srv.cfg.Broker.Subscribe(c.ctx, f.Channel, s)); r != nil {
+			return r
+		}
+		s.mu.Lock()
+		ended := s.ended
+		if !ended {
+			s.subs[f.Channel] = struct{}{}
+		}
+		s.mu.Unlock()
+		if ended { // its clean-up may have run already
+			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+		}
+	case codec.TypeUnsub:
+		s.mu.Lock()
+		_, had := s.subs[f.Channel]
+		delete(s.subs, f.Channel)
+		s.mu.Unlock()
+		if had {
+			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+		}
+	}
+	return nil
+}
+
+// refusal maps a hook's or the broker's error to a nack.
+func (c *conn) refusal(err error) *Refusal {
+	if err == nil {
+		return nil
+	}
+	var r *Refusal
+	if errors.As(err, &r) && r.Code != 0 {
+		return r
+	}
+	if c.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return errEnded
+	}
+	c.srv.cfg.Logger.Warn("client frame failed", "conn", c.info.ID, "err", err)
+	return &Refusal{Code: 5000, Reason: "internal server error"}
+}

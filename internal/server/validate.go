@@ -1,0 +1,63 @@
+package server
+
+import (
+	"crypto/rand"
+	"math"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/realtimekit/realtime/codec"
+)
+
+// ValidChannel reports whether name is a valid channel name: 1 to 255
+// bytes of UTF-8 with no control characters.
+func ValidChannel(name string) bool {
+	if len(name) == 0 || len(name) > 255 || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxReason bounds the reason text of a nack, so that a hook's long error
+// cannot make a frame that does not fit in a message.
+const maxReason = 256
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// fits reports whether a msg frame carrying data on channel can be sent
+// to a client of either codec: the publish fitted the publisher's codec,
+// but JSON may spend more on binary data than CBOR, and a server sequence
+// number may need more digits than the client's.
+func (srv *Server) fits(channel string, data []byte) bool {
+	limit := srv.cfg.MaxMessage
+	// JSON escapes a byte in at most six: a payload this small fits.
+	if 6*(len(data)+len(channel))+128 <= limit {
+		return true
+	}
+	f := codec.Frame{Type: codec.TypeMessage, Seq: math.MaxUint64, Channel: channel, Data: data}
+	for _, name := range [...]string{"json", "cbor"} {
+		if _, err := newCodec(name, limit).Encode(nil, f); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// randomToken returns 128 random bits, URL-safe: session ids and resume
+// tokens must be unguessable.
+func randomToken() string {
+	return rand.Text()
+}
