@@ -12,11 +12,11 @@ type OpState int32
 
 // The states of an Op.
 const (
-	Queued   OpState = iota // waiting in the outbox, not sent yet
-	Sent                    // sent, not acknowledged yet
-	Acked                   // acknowledged by the server: done
-	Refused                 // refused by the server (nack): done
-	Failed                  // failed locally (session lost, withdrawn, client closed): done
+	Queued  OpState = iota // waiting in the outbox, not sent yet
+	Sent                   // sent, not acknowledged yet
+	Acked                  // acknowledged by the server: done
+	Refused                // refused by the server (nack): done
+	Failed                 // failed locally (session lost, withdrawn, client closed): done
 )
 
 var opStateNames = [...]string{"queued", "sent", "acknowledged", "refused", "failed"}

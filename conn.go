@@ -1,0 +1,428 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/transport"
+)
+
+// Acknowledgement batching (docs/PROTOCOL.md §5): at the latest ackDelay
+// after a frame was processed, or at once when ackEvery are unacknowledged.
+const (
+	ackDelay = 20 * time.Millisecond
+	ackEvery = 64
+)
+
+// link is one live, handshaken transport connection.
+type link struct {
+	conn      transport.Conn
+	transport string
+	hb        time.Duration
+	pending   []codec.Frame   // frames that arrived with hello
+	ctx       context.Context // ends when the link is done; not the client's, so Close can still say goodbye
+	lastRecv  atomic.Int64    // monotonic nanoseconds since the client's epoch
+	readErr   chan error      // the reader's final error, buffered
+}
+
+var epoch = time.Now()
+
+func now() int64 { return int64(time.Since(epoch)) }
+
+// run is the connection loop: connect, serve until the link breaks, back
+// off, repeat, until Close or a permanent error.
+func (c *Client) run() {
+	defer c.wg.Done()
+	first := true
+	for {
+		l, err := c.connect(first)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if l == nil { // closed while connecting
+			return
+		}
+		first = false
+		err = c.serve(l)
+		if c.ctx.Err() != nil {
+			return
+		}
+		var se *ServerError
+		if errors.As(err, &se) && se.Permanent() {
+			c.fail(err)
+			return
+		}
+		c.setErr(err)
+		c.setState(reconnect.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
+	}
+}
+
+// connect dials with fallback and backoff until a link is up, Close is
+// called (nil, ctx error) or a permanent error ends the client.
+func (c *Client) connect(first bool) (*link, error) {
+	if first {
+		c.setState(reconnect.Change{To: StateConnecting, Reason: "connect called"})
+	}
+	attempt, start := 0, time.Now()
+	op := func() (*link, error) {
+		attempt++
+		l, err := c.dial()
+		if err == nil {
+			return l, nil
+		}
+		c.setErr(err)
+		if fallback.Unauthorized(err) {
+			return nil, backoff.Permanent(fmt.Errorf("%w: %w", ErrUnauthorized, err))
+		}
+		if fallback.Permanent(err) {
+			return nil, backoff.Permanent(err)
+		}
+		return nil, err
+	}
+	notify := func(err error, d time.Duration) {
+		to := StateReconnecting
+		if first {
+			to = StateConnecting
+		}
+		if b := c.opts.Reconnect.Budget; b > 0 && time.Since(start) > b {
+			to = StateSuspended
+		}
+		c.setState(reconnect.Change{To: to, Reason: "attempt failed", Err: err, Attempt: attempt, Delay: d})
+	}
+	l, err := backoff.Retry(c.ctx, op, backoff.WithBackOff(c.opts.Reconnect.BackOff()),
+		backoff.WithMaxElapsedTime(0), backoff.WithNotify(notify))
+	if err != nil && c.ctx.Err() != nil {
+		return nil, nil
+	}
+	return l, err
+}
+
+// dial negotiates a transport and runs the handshake on it.
+func (c *Client) dial() (*link, error) {
+	cfg := transport.Config{
+		HTTPClient: c.opts.HTTPClient,
+		Header:     c.opts.Header,
+		Codec:      c.codec.Name(),
+		Binary:     c.codec.Binary(),
+		ReadLimit:  int64(c.opts.MaxMessageSize),
+	}
+	conn, name, l, attempts, err := fallback.Dial(c.ctx, c.neg, c.url, cfg, c.handshake)
+	for _, a := range attempts {
+		if a.Err != nil {
+			c.opts.Logger.Debug("realtime: transport attempt failed", "transport", a.Transport, "took", a.Took, "err", a.Err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.conn, l.transport = conn, name
+	return l, nil
+}
+
+// handshake sends connect and waits for hello (fallback's "first frame").
+func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, error) {
+	c.mu.Lock()
+	connect := c.sess.Connect()
+	c.mu.Unlock()
+	msg, err := c.codec.Encode(nil, connect)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Send(ctx, msg); err != nil {
+		return nil, err
+	}
+	in, err := conn.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	frames, err := c.codec.Decode(nil, in)
+	if err != nil {
+		return nil, &ProtocolError{Reason: "undecodable first frame", Err: err}
+	}
+	if len(frames) == 0 {
+		return nil, &ProtocolError{Reason: "empty first message"}
+	}
+	switch f := frames[0]; {
+	case f.Type == codec.TypeError:
+		return nil, &ServerError{Code: f.Code, Reason: f.Reason}
+	case f.Type != codec.TypeHello:
+		return nil, &ProtocolError{Reason: "first frame is " + f.Type.String() + ", not hello"}
+	case f.Heartbeat == 0 || f.Session == "":
+		return nil, &ProtocolError{Reason: "hello without heartbeat or session id"}
+	}
+	l := &link{hb: time.Duration(frames[0].Heartbeat) * time.Millisecond, readErr: make(chan error, 1)}
+	l.pending = append(l.pending, frames...)
+	return l, nil
+}
+
+// serve runs a link until it breaks or the client closes.
+func (c *Client) serve(l *link) error {
+	defer l.conn.Close()
+	hello := l.pending[0]
+	c.mu.Lock()
+	continued, err := c.sess.Hello(hello, c.opts.ResendOnSessionLoss)
+	if err == nil && !continued {
+		c.resubscribeLocked()
+	}
+	c.transport = l.transport
+	c.mu.Unlock()
+	if err != nil {
+		return publicErr(err)
+	}
+	ch := reconnect.Change{To: StateConnected, Reason: "connected", Transport: l.transport}
+	if !continued {
+		ch.Reason, ch.ContinuityLost = "session not resumed", true
+	}
+	c.setState(ch)
+	c.opts.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
+
+	l.lastRecv.Store(now())
+	if err := c.process(l, l.pending[1:]); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.ctx = ctx
+	c.wg.Add(1)
+	go c.read(l)
+	err = c.write(l)
+	l.conn.Close() // unblocks the reader
+	cancel()
+	rerr := <-l.readErr
+	c.mu.Lock()
+	c.transport = ""
+	c.mu.Unlock()
+	if err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// resubscribeLocked renews every subscription after a lost session, ahead
+// of anything else queued. c.mu is held.
+func (c *Client) resubscribeLocked() {
+	ops := make([]*session.Op, 0, len(c.subs))
+	for ch := range c.subs {
+		op := session.NewOp(codec.Frame{Type: codec.TypeSubscribe, Channel: ch})
+		op.Internal = true
+		ops = append(ops, op)
+	}
+	c.sess.Requeue(ops...)
+}
+
+// read is the link's reader goroutine.
+func (c *Client) read(l *link) {
+	defer c.wg.Done()
+	var frames []codec.Frame
+	for {
+		msg, err := l.conn.Recv(l.ctx)
+		if err != nil {
+			if errors.Is(err, transport.ErrTooLarge) {
+				err = &ProtocolError{Reason: "message over the size limit", Err: err}
+			}
+			l.readErr <- err
+			c.signal()
+			return
+		}
+		l.lastRecv.Store(now())
+		frames, err = c.codec.Decode(frames[:0], msg)
+		if err == nil {
+			err = c.process(l, frames)
+		} else {
+			err = &ProtocolError{Reason: "undecodable message", Err: err}
+		}
+		if err != nil {
+			l.readErr <- err
+			l.conn.Close()
+			c.signal()
+			return
+		}
+	}
+}
+
+// process applies the frames of one received message.
+func (c *Client) process(l *link, frames []codec.Frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range frames {
+		f := &frames[i]
+		switch f.Type {
+		case codec.TypeAck:
+			if err := c.sess.Ack(f.Ack); err != nil {
+				return publicErr(err)
+			}
+		case codec.TypeMessage, codec.TypeNack:
+			fresh, err := c.sess.Inbound(f.Seq)
+			if err != nil {
+				return publicErr(err)
+			}
+			if !fresh {
+				continue
+			}
+			if f.Type == codec.TypeNack {
+				if err := c.sess.Nack(f.Ref, f.Code, f.Reason); err != nil {
+					return publicErr(err)
+				}
+				if c.sess.Processed(c.sess.Epoch, f.Seq) >= ackEvery {
+					c.signal()
+				}
+				continue
+			}
+			c.disp.deliver(c.sess.Epoch, Message{Channel: f.Channel, Data: f.Data, Seq: f.Seq})
+		case codec.TypePing:
+		case codec.TypeError:
+			return &ServerError{Code: f.Code, Reason: f.Reason}
+		case codec.TypeClose:
+			return &ServerError{Code: f.Code, Reason: "closed by the server: " + f.Reason}
+		default:
+			return &ProtocolError{Reason: "unexpected " + f.Type.String() + " frame from the server"}
+		}
+	}
+	return nil
+}
+
+// processed is called by the dispatcher after a message's handler returned.
+func (c *Client) processed(epoch, seq uint64) {
+	c.mu.Lock()
+	n := c.sess.Processed(epoch, seq)
+	c.mu.Unlock()
+	if n == 1 || n >= ackEvery {
+		c.signal()
+	}
+}
+
+// write is the connection loop while a link is up: it sends what the
+// session has to send, coalescing frames, acknowledgements and heartbeats
+// into as few messages as it can.
+func (c *Client) write(l *link) error {
+	dead := l.hb + c.opts.grace(l.hb)
+	live := time.NewTimer(dead)
+	defer live.Stop()
+	beat := time.NewTimer(l.hb)
+	defer beat.Stop()
+	ack := time.NewTimer(ackDelay)
+	ack.Stop()
+	defer ack.Stop()
+	ackArmed := false
+	budget := c.opts.MaxMessageSize / 2
+	var frames []codec.Frame
+	var buf []byte
+	for {
+		sendPing, sendAck := false, false
+		select {
+		case <-c.ctx.Done():
+			c.sendClose(l)
+			return c.ctx.Err()
+		case err := <-l.readErr:
+			l.readErr <- err // serve collects it
+			return nil
+		case <-c.wake:
+		case <-ack.C:
+			ackArmed, sendAck = false, true
+		case <-beat.C:
+			sendPing = true
+		case <-live.C:
+			idle := time.Duration(now() - l.lastRecv.Load())
+			if idle >= dead {
+				return fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), l.hb)
+			}
+			live.Reset(dead - idle)
+			continue
+		}
+		c.mu.Lock()
+		frames = c.sess.Fill(frames[:0], budget)
+		if a, due := c.sess.AckDue(); due {
+			if sendAck || c.sess.Unacked() >= ackEvery || len(frames) > 0 {
+				frames = append(frames, codec.Frame{Type: codec.TypeAck, Ack: a})
+				c.sess.AckSent(a)
+				if ackArmed {
+					ack.Stop()
+					ackArmed = false
+				}
+			} else if !ackArmed {
+				ack.Reset(ackDelay)
+				ackArmed = true
+			}
+		}
+		more := c.sess.Pending()
+		c.mu.Unlock()
+		if len(frames) == 0 && sendPing {
+			frames = append(frames, codec.Frame{Type: codec.TypePing})
+		}
+		if len(frames) == 0 {
+			if sendPing {
+				beat.Reset(l.hb)
+			}
+			continue
+		}
+		var err error
+		buf, err = c.codec.Encode(buf[:0], frames...)
+		if err != nil {
+			return err
+		}
+		if err := l.conn.Send(l.ctx, buf); err != nil {
+			select {
+			case rerr := <-l.readErr: // the reader saw the cause first
+				l.readErr <- rerr
+				return nil
+			default:
+				return err
+			}
+		}
+		beat.Reset(l.hb)
+		if more {
+			c.signal()
+		}
+	}
+}
+
+// sendClose tells the server the session ends on purpose, best effort.
+func (c *Client) sendClose(l *link) {
+	msg, err := c.codec.Encode(nil, codec.Frame{Type: codec.TypeClose, Code: 1000, Reason: "client closed"})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = l.conn.Send(ctx, msg)
+}
+
+func (c *Client) setErr(err error) {
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
+func (c *Client) fail(err error) {
+	if err == nil || c.ctx.Err() != nil {
+		return
+	}
+	c.mu.Lock()
+	c.lastErr, c.failed = err, err
+	c.sess.FailAll(err)
+	c.mu.Unlock()
+	c.setState(reconnect.Change{To: StateFailed, Reason: "permanent error", Err: err})
+	c.opts.Logger.Error("realtime: failed", "err", err)
+}
+
+// setState records a change and queues it for Options.OnStateChange.
+func (c *Client) setState(ch reconnect.Change) {
+	if c.ctx.Err() != nil && ch.To != StateClosed {
+		return
+	}
+	done, ok := c.state.Set(ch)
+	if !ok {
+		return
+	}
+	c.opts.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
+	c.disp.event(done)
+}

@@ -1,0 +1,37 @@
+// Package realtime is a realtime client that keeps working where
+// WebSockets do not: it negotiates the best transport (WebSocket, then
+// Server-Sent Events, then HTTP long polling), keeps its session across
+// drops and transport switches, and acknowledges every message in both
+// directions so that nothing is lost, duplicated or reordered.
+//
+// # Use
+//
+//	c, err := realtime.New("https://example.com/rt", nil) // no I/O yet
+//	if err != nil { ... }
+//	defer c.Close()
+//	if err := c.Connect(ctx); err != nil { ... }
+//	err = c.Subscribe(ctx, "chat", func(m realtime.Message) { fmt.Printf("%s\n", m.Data) })
+//	err = c.Publish(ctx, "chat", []byte("hello")) // returns once the server acknowledged it
+//
+// # Delivery
+//
+// Every publish carries a sequence number; the client keeps it until the
+// server acknowledges it and resends it after a reconnect; the server drops
+// what it has already seen. Publish returns nil once acknowledged, a
+// *RefusedError when the server refuses it, or ctx's error. Every delivered
+// message carries a sequence number too; the client drops duplicates,
+// delivers in order, repairs gaps by resuming, and acknowledges a message
+// once its handler has returned. When the server cannot resume a session,
+// the client says so (a StateChange with ContinuityLost set) instead of
+// carrying on silently.
+//
+// # Goroutines
+//
+// New starts nothing. Connect starts the connection loop and the
+// dispatcher; each live connection adds one reader. Close stops them all
+// and waits. Handlers and Options.OnStateChange run on the dispatcher, one
+// at a time, in order, never under a lock.
+//
+// The wire protocol is specified in docs/PROTOCOL.md. Package mock serves it
+// in-process for tests.
+package realtime

@@ -1,0 +1,117 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/realtimekit/realtime/internal/session"
+)
+
+// ErrClosed is returned by every call on a Client after Close, including a
+// second Close.
+var ErrClosed = errors.New("realtime: client closed")
+
+// ErrOutboxFull is returned by Publish when the outbox already holds
+// Options.OutboxCount messages or Options.OutboxBytes bytes.
+var ErrOutboxFull = fmt.Errorf("realtime: %w", session.ErrOutboxFull)
+
+// ErrSessionLost fails a publish that was sent but not acknowledged when the
+// server did not resume the session (it expired, or the server restarted):
+// the server may or may not have processed it. Options.ResendOnSessionLoss
+// resends such publishes instead.
+var ErrSessionLost = fmt.Errorf("realtime: %w", session.ErrSessionLost)
+
+// ErrMessageTooLarge is returned by Publish for a message whose encoding
+// would exceed Options.MaxMessageSize.
+var ErrMessageTooLarge = errors.New("realtime: message too large")
+
+// ErrUnauthorized is wrapped by the error of a client that failed because
+// the server refused its credentials. No transport fallback or retry
+// follows it.
+var ErrUnauthorized = errors.New("realtime: unauthorized")
+
+// ErrProtocol is wrapped by every *ProtocolError.
+var ErrProtocol = errors.New("realtime: protocol violation")
+
+// ErrRefused is wrapped by every *RefusedError.
+var ErrRefused = errors.New("realtime: refused by the server")
+
+// RefusedError is the server's refusal (nack) of one publish, subscribe or
+// unsubscribe, with the server's code and reason (docs/PROTOCOL.md §8).
+type RefusedError struct {
+	Code   uint16
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("realtime: refused by the server: %s (code %d)", e.Reason, e.Code)
+}
+
+// Unwrap returns ErrRefused.
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Temporary reports whether the same request may succeed later (codes
+// 4500–4999 and 5000 and up).
+func (e *RefusedError) Temporary() bool { return !permanentCode(e.Code) }
+
+// ServerError is an error frame from the server: it refused or ended the
+// connection with a code and reason.
+type ServerError struct {
+	Code   uint16
+	Reason string
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("realtime: server error %d: %s", e.Code, e.Reason)
+}
+
+// Permanent reports whether reconnecting cannot help (codes 4000–4499).
+func (e *ServerError) Permanent() bool { return permanentCode(e.Code) }
+
+// Unwrap returns ErrUnauthorized for code 4001, nil otherwise.
+func (e *ServerError) Unwrap() error {
+	if e.Code == 4001 {
+		return ErrUnauthorized
+	}
+	return nil
+}
+
+// ProtocolError reports a server that broke the protocol: a malformed,
+// oversized or unknown frame, a sequence number that goes backwards or
+// skips, an acknowledgement of something never sent. The client drops the
+// connection and resumes, which repairs what a lost or garbled frame broke.
+type ProtocolError struct {
+	Reason string
+	Err    error // the decoding or transport error behind it, if any
+}
+
+func (e *ProtocolError) Error() string {
+	if e.Err != nil {
+		return "realtime: protocol violation: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "realtime: protocol violation: " + e.Reason
+}
+
+// Unwrap returns ErrProtocol and the cause.
+func (e *ProtocolError) Unwrap() []error { return []error{ErrProtocol, e.Err} }
+
+func permanentCode(c uint16) bool { return c >= 4000 && c < 4500 }
+
+// publicErr maps the engine's errors onto the package's.
+func publicErr(err error) error {
+	var re *session.RefusedError
+	var pe *session.ProtocolError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &RefusedError{Code: re.Code, Reason: re.Reason}
+	case errors.As(err, &pe):
+		return &ProtocolError{Reason: pe.Reason}
+	case errors.Is(err, session.ErrSessionLost):
+		return ErrSessionLost
+	case errors.Is(err, session.ErrOutboxFull):
+		return ErrOutboxFull
+	}
+	return err
+}

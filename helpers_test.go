@@ -1,0 +1,130 @@
+package realtime_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/mock"
+)
+
+// recorder collects state changes and deliveries and lets a test wait on
+// them with a deadline.
+type recorder struct {
+	mu      sync.Mutex
+	changes []realtime.StateChange
+	msgs    []realtime.Message
+	kick    chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{kick: make(chan struct{})} }
+
+func (r *recorder) change(ch realtime.StateChange) {
+	r.mu.Lock()
+	r.changes = append(r.changes, ch)
+	r.wakeLocked()
+	r.mu.Unlock()
+}
+
+func (r *recorder) handle(m realtime.Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.wakeLocked()
+	r.mu.Unlock()
+}
+
+func (r *recorder) wakeLocked() {
+	close(r.kick)
+	r.kick = make(chan struct{})
+}
+
+// wait blocks until cond (called under the lock) holds or ctx ends.
+func (r *recorder) wait(ctx context.Context, cond func() bool) error {
+	for {
+		r.mu.Lock()
+		ok, kick := cond(), r.kick
+		r.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-kick:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *recorder) waitMsgs(t *testing.T, ctx context.Context, n int) []realtime.Message {
+	t.Helper()
+	err := r.wait(ctx, func() bool { return len(r.msgs) >= n })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.NoError(t, err, "received %d of %d messages", len(r.msgs), n)
+	return append([]realtime.Message(nil), r.msgs...)
+}
+
+// waitChange waits for a state change matching pred and returns it.
+func (r *recorder) waitChange(t *testing.T, ctx context.Context, pred func(realtime.StateChange) bool) realtime.StateChange {
+	t.Helper()
+	var found realtime.StateChange
+	err := r.wait(ctx, func() bool {
+		for _, ch := range r.changes {
+			if pred(ch) {
+				found = ch
+				return true
+			}
+		}
+		return false
+	})
+	require.NoError(t, err, "no matching state change among %v", r.snapshot())
+	return found
+}
+
+func (r *recorder) snapshot() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ch := range r.changes {
+		out = append(out, fmt.Sprintf("%s->%s(%s: %v)", ch.From, ch.To, ch.Reason, ch.Err))
+	}
+	return out
+}
+
+// connect makes a client of srv with rec wired in, connects it and closes
+// it at cleanup.
+func connect(t *testing.T, ctx context.Context, srv *mock.Server, opts *realtime.Options, rec *recorder) *realtime.Client {
+	t.Helper()
+	if opts == nil {
+		opts = &realtime.Options{}
+	}
+	if rec != nil {
+		opts.OnStateChange = rec.change
+	}
+	if opts.Reconnect.BaseDelay == 0 {
+		opts.Reconnect.BaseDelay = 10 * time.Millisecond
+		opts.Reconnect.MaxDelay = 100 * time.Millisecond
+	}
+	c, err := realtime.New(srv.URL(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.Connect(ctx))
+	return c
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newServer(t *testing.T, opts *mock.Options) *mock.Server {
+	srv := mock.NewServer(opts)
+	t.Cleanup(srv.Close)
+	return srv
+}

@@ -1,0 +1,129 @@
+package realtime
+
+import (
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/transport"
+	"github.com/realtimekit/realtime/transport/longpoll"
+	"github.com/realtimekit/realtime/transport/sse"
+	"github.com/realtimekit/realtime/transport/websocket"
+)
+
+// Options configure a Client. A nil *Options, and every zero field, take
+// the documented default. New copies the Options: changing them afterwards
+// has no effect on the Client.
+type Options struct {
+	// Codec encodes frames. Default codec.JSON{} (readable). codec.CBOR{} is
+	// more compact and faster for binary payloads.
+	Codec codec.Codec
+
+	// Transports is the fallback order, best first. Default: WebSocket,
+	// then SSE, then long polling.
+	Transports []transport.Transport
+
+	// HandshakeTimeout bounds each transport's attempt, from dial to the
+	// server's first frame. Default 5 s.
+	HandshakeTimeout time.Duration
+
+	// HTTPClient makes every HTTP request of every transport, so its proxy
+	// and TLS settings apply. Default http.DefaultClient, whose transport
+	// takes proxies from the environment.
+	HTTPClient *http.Client
+
+	// Header is sent with every request. Default none.
+	Header http.Header
+
+	// Reconnect is the retry policy of the first connect and every
+	// reconnect. Zero fields take reconnect's defaults (250 ms base, ×2,
+	// 30 s max, full jitter, no budget).
+	Reconnect reconnect.Policy
+
+	// OutboxCount bounds the messages waiting to be sent or acknowledged.
+	// Default 4096. Publish fails with ErrOutboxFull beyond it.
+	OutboxCount int
+	// OutboxBytes bounds the payload bytes waiting to be sent or
+	// acknowledged. Default 16 MiB.
+	OutboxBytes int
+
+	// MaxMessageSize bounds one encoded message, in both directions.
+	// Default 1 MiB (codec.DefaultMaxSize).
+	MaxMessageSize int
+
+	// HeartbeatGrace is how long past the server's heartbeat interval the
+	// client waits with nothing received before it declares the connection
+	// dead. Default half the interval, at least 1 s.
+	HeartbeatGrace time.Duration
+
+	// ResendOnSessionLoss, when true, resends the unacknowledged publishes
+	// of a session the server did not resume, as new publishes of the new
+	// session (at-least-once across the loss). Default false: they fail
+	// with ErrSessionLost, and the application decides.
+	ResendOnSessionLoss bool
+
+	// OnStateChange, if set, is called for every state change, in order, on
+	// the client's dispatcher goroutine (the one that runs subscription
+	// handlers), never under a lock.
+	OnStateChange func(StateChange)
+
+	// Logger receives the client's logs. Default: none.
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultOutboxCount      = 4096
+	DefaultOutboxBytes      = 16 << 20
+	DefaultHandshakeTimeout = 5 * time.Second
+)
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Codec == nil {
+		c.Codec = codec.JSON{MaxSize: c.MaxMessageSize}
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = codec.DefaultMaxSize
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = DefaultTransports()
+	} else {
+		c.Transports = slices.Clone(c.Transports)
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	c.Header = maps.Clone(c.Header)
+	if c.OutboxCount <= 0 {
+		c.OutboxCount = DefaultOutboxCount
+	}
+	if c.OutboxBytes <= 0 {
+		c.OutboxBytes = DefaultOutboxBytes
+	}
+	c.Reconnect = c.Reconnect.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// DefaultTransports returns the default fallback order: WebSocket, SSE,
+// long polling.
+func DefaultTransports() []transport.Transport {
+	return []transport.Transport{websocket.Transport{}, sse.Transport{}, longpoll.Transport{}}
+}
+
+func (o *Options) grace(hb time.Duration) time.Duration {
+	if o.HeartbeatGrace > 0 {
+		return o.HeartbeatGrace
+	}
+	return max(hb/2, time.Second)
+}

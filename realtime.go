@@ -1,0 +1,353 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/reconnect"
+)
+
+// State is where a Client's connection stands: Idle, Connecting, Connected,
+// Reconnecting, Suspended, Closed or Failed.
+type State = reconnect.State
+
+// The states of a Client; see package reconnect for each one's meaning.
+const (
+	StateIdle         = reconnect.Idle
+	StateConnecting   = reconnect.Connecting
+	StateConnected    = reconnect.Connected
+	StateReconnecting = reconnect.Reconnecting
+	StateSuspended    = reconnect.Suspended
+	StateClosed       = reconnect.Closed
+	StateFailed       = reconnect.Failed
+)
+
+// StateChange is one state transition with its reason, as given to
+// Options.OnStateChange.
+type StateChange = reconnect.Change
+
+// Message is a message delivered on a subscribed channel.
+type Message struct {
+	Channel string
+	Data    []byte
+	// Seq is the message's sequence number in the session, for logs.
+	Seq uint64
+}
+
+// Handler receives the messages of a subscription. Handlers of one Client
+// run one at a time, in delivery order, on the Client's dispatcher
+// goroutine; a message is acknowledged to the server when its handler
+// returns, so a slow handler slows delivery (backpressure) but never the
+// heartbeat.
+type Handler func(Message)
+
+// Client is a connection to a realtime server that survives drops and
+// transport switches. Create it with New; it is safe for concurrent use.
+type Client struct {
+	url   string
+	opts  Options
+	codec codec.Codec
+	neg   *fallback.Negotiator
+	state reconnect.Machine
+	disp  *dispatcher
+
+	ctx    context.Context // ends on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{} // the connection loop has frames to send
+
+	mu        sync.Mutex
+	sess      *session.Session
+	subs      map[string]Handler // channels subscribed (acknowledged or in flight)
+	started   bool
+	closed    bool
+	transport string
+	lastErr   error
+	failed    error // set once Failed: the error that ended the client
+}
+
+// New returns a Client for the server at baseURL (http, https, ws or wss).
+// It does no I/O: Connect dials. A nil opts takes every default.
+func New(baseURL string, opts *Options) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("realtime: bad URL: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "https", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
+	}
+	o := opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		url:    baseURL,
+		opts:   o,
+		codec:  o.Codec,
+		neg:    &fallback.Negotiator{Transports: o.Transports, Deadline: o.HandshakeTimeout},
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+		sess:   session.New(session.Limits{Count: o.OutboxCount, Bytes: o.OutboxBytes}),
+		subs:   make(map[string]Handler),
+	}
+	c.disp = newDispatcher(c)
+	return c, nil
+}
+
+// Connect starts the client and waits until it is connected. The first
+// call starts the connection loop, which retries per Options.Reconnect and
+// runs until Close; later calls only wait. If ctx ends first, Connect
+// returns an error wrapping ctx's error and the last attempt's error, and
+// the client keeps trying in the background. If the client fails for
+// good (for example ErrUnauthorized), Connect returns that error.
+func (c *Client) Connect(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !c.started {
+		c.started = true
+		c.wg.Add(2)
+		go c.disp.run(&c.wg)
+		go c.run()
+	}
+	c.mu.Unlock()
+	s, err := c.state.WaitFor(ctx, StateConnected)
+	switch {
+	case err != nil:
+		if last := c.Err(); last != nil {
+			return fmt.Errorf("realtime: not connected: %w (last attempt: %w)", err, last)
+		}
+		return fmt.Errorf("realtime: not connected: %w", err)
+	case s == StateClosed:
+		return ErrClosed
+	case s == StateFailed:
+		return c.Err()
+	}
+	return nil
+}
+
+// State returns the client's current state.
+func (c *Client) State() State { return c.state.State() }
+
+// WaitForState blocks until the client is in one of states, or a final
+// state (Closed, Failed) is reached, or ctx ends. It returns the state
+// reached and ctx's error, if it ended.
+func (c *Client) WaitForState(ctx context.Context, states ...State) (State, error) {
+	return c.state.WaitFor(ctx, states...)
+}
+
+// WaitForStateChange blocks until the state is not from, or ctx ends; it
+// reports whether the state changed.
+func (c *Client) WaitForStateChange(ctx context.Context, from State) bool {
+	return c.state.WaitForStateChange(ctx, from)
+}
+
+// Transport returns the name of the transport in use ("websocket", "sse",
+// "longpoll"), or "" while not connected.
+func (c *Client) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// Err returns the error behind the last failed attempt or lost connection,
+// or, once Failed, the error that ended the client. Nil if none.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// Publish sends data on channel and waits until the server acknowledges it
+// (nil), refuses it (*RefusedError), or ctx ends. While disconnected the
+// message waits in the bounded outbox. If ctx ends before the message was
+// sent, it is withdrawn; once sent, it stays in the outbox and is resent
+// until acknowledged even though Publish has returned ctx's error.
+func (c *Client) Publish(ctx context.Context, channel string, data []byte) error {
+	r, err := c.PublishAsync(channel, data)
+	if err != nil {
+		return err
+	}
+	if err := r.Wait(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			c.withdraw(r.op, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// PublishAsync queues data for channel and returns at once with a Receipt
+// to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
+// invalid channel name, or ErrClosed.
+func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
+	if err := checkChannel(channel); err != nil {
+		return nil, err
+	}
+	if len(data)+len(channel)+frameSlack > c.opts.MaxMessageSize {
+		return nil, ErrMessageTooLarge
+	}
+	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: data})
+	if err := c.enqueue(op); err != nil {
+		return nil, err
+	}
+	return &Receipt{op: op}, nil
+}
+
+// frameSlack is room left in a message for the frame around a payload.
+const frameSlack = 256
+
+func (c *Client) enqueue(op *session.Op) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.failed != nil {
+		err := c.failed
+		c.mu.Unlock()
+		return err
+	}
+	err := c.sess.Enqueue(op)
+	c.mu.Unlock()
+	if err != nil {
+		return publicErr(err)
+	}
+	c.signal()
+	return nil
+}
+
+func (c *Client) withdraw(op *session.Op, err error) {
+	c.mu.Lock()
+	c.sess.Withdraw(op, err)
+	c.mu.Unlock()
+}
+
+// signal wakes the connection loop without blocking.
+func (c *Client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe starts delivering channel's messages to h and waits until the
+// server acknowledges the subscription or refuses it (*RefusedError). A
+// channel has at most one handler; subscribing again replaces it. The
+// subscription survives reconnects; after a lost session it is renewed.
+func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error {
+	if err := checkChannel(channel); err != nil {
+		return err
+	}
+	if h == nil {
+		return errors.New("realtime: nil handler")
+	}
+	c.mu.Lock()
+	_, had := c.subs[channel]
+	c.subs[channel] = h
+	c.mu.Unlock()
+	if had {
+		return nil
+	}
+	err := c.request(ctx, codec.TypeSubscribe, channel)
+	if err != nil && !errors.Is(err, ctx.Err()) {
+		c.mu.Lock()
+		delete(c.subs, channel)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// Unsubscribe stops delivery on channel and waits for the server's
+// acknowledgement. Messages already on their way are dropped.
+func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
+	c.mu.Lock()
+	_, had := c.subs[channel]
+	delete(c.subs, channel)
+	c.mu.Unlock()
+	if !had {
+		return nil
+	}
+	return c.request(ctx, codec.TypeUnsub, channel)
+}
+
+func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
+	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
+	if err := c.enqueue(op); err != nil {
+		return err
+	}
+	return publicErr(op.Wait(ctx))
+}
+
+func (c *Client) handler(channel string) Handler {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs[channel]
+}
+
+// Close ends the session on purpose (the server forgets it), stops every
+// goroutine of the client and waits for them. Messages not yet acknowledged
+// fail with ErrClosed. A second Close returns ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.disp.stop()
+	c.wg.Wait()
+	c.mu.Lock()
+	c.sess.FailAll(ErrClosed)
+	c.mu.Unlock()
+	if ch, ok := c.state.Set(reconnect.Change{To: StateClosed, Reason: "closed by the application"}); ok {
+		c.opts.Logger.Info("realtime: closed", "from", ch.From.String())
+		// The dispatcher has stopped, so calling here keeps the order.
+		if c.opts.OnStateChange != nil {
+			c.opts.OnStateChange(ch)
+		}
+	}
+	return nil
+}
+
+func checkChannel(ch string) error {
+	if len(ch) == 0 || len(ch) > 255 || !utf8.ValidString(ch) {
+		return fmt.Errorf("realtime: invalid channel name %q: want 1 to 255 bytes of UTF-8", ch)
+	}
+	for _, r := range ch {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("realtime: invalid channel name %q: control character", ch)
+		}
+	}
+	return nil
+}
+
+// Receipt tracks one publish made with PublishAsync.
+type Receipt struct{ op *session.Op }
+
+// Wait blocks until the publish is acknowledged (nil), refused
+// (*RefusedError), failed (ErrSessionLost, ErrClosed), or ctx ends.
+func (r *Receipt) Wait(ctx context.Context) error { return publicErr(r.op.Wait(ctx)) }
+
+// Done is closed when the publish is acknowledged, refused or failed.
+func (r *Receipt) Done() <-chan struct{} { return r.op.Done() }
+
+// Status returns where the publish stands: "queued", "sent",
+// "acknowledged", "refused" or "failed".
+func (r *Receipt) Status() string { return r.op.State().String() }
+
+// Err returns the publish's error once done (nil when acknowledged), and
+// nil before.
+func (r *Receipt) Err() error { return publicErr(r.op.Err()) }
