@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ type link struct {
 	hb        time.Duration
 	pending   []codec.Frame   // frames that arrived with hello
 	ctx       context.Context // ends when the link is done; not the client's, so Close can still say goodbye
+	upgrade   chan probed     // a better transport, dialled by the probe
 	lastRecv  atomic.Int64    // monotonic nanoseconds since the client's epoch
 	readErr   chan error      // the reader's final error, buffered
 }
@@ -109,12 +111,9 @@ func (c *Client) connect(first bool) (*link, error) {
 
 // dial negotiates a transport and runs the handshake on it.
 func (c *Client) dial() (*link, error) {
-	cfg := transport.Config{
-		HTTPClient: c.opts.HTTPClient,
-		Header:     c.opts.Header,
-		Codec:      c.codec.Name(),
-		Binary:     c.codec.Binary(),
-		ReadLimit:  int64(c.opts.MaxMessageSize),
+	cfg, err := c.config(c.ctx)
+	if err != nil {
+		return nil, err
 	}
 	conn, name, l, attempts, err := fallback.Dial(c.ctx, c.neg, c.url, cfg, c.handshake)
 	for _, a := range attempts {
@@ -127,6 +126,30 @@ func (c *Client) dial() (*link, error) {
 	}
 	l.conn, l.transport = conn, name
 	return l, nil
+}
+
+// config is what every dial needs, with a fresh token when the application
+// provides them.
+func (c *Client) config(ctx context.Context) (transport.Config, error) {
+	cfg := transport.Config{
+		HTTPClient: c.opts.HTTPClient,
+		Header:     c.opts.Header,
+		Codec:      c.codec.Name(),
+		Binary:     c.codec.Binary(),
+		ReadLimit:  int64(c.opts.MaxMessageSize),
+	}
+	if c.opts.Token != nil {
+		tok, err := c.opts.Token(ctx)
+		if err != nil {
+			return cfg, fmt.Errorf("realtime: token provider: %w", err)
+		}
+		cfg.Header = cfg.Header.Clone()
+		if cfg.Header == nil {
+			cfg.Header = make(http.Header)
+		}
+		cfg.Header.Set("Authorization", "Bearer "+tok)
+	}
+	return cfg, nil
 }
 
 // handshake sends connect and waits for hello (fallback's "first frame").
@@ -165,8 +188,24 @@ func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, err
 	return l, nil
 }
 
-// serve runs a link until it breaks or the client closes.
+// serve runs links until one breaks or the client closes; an upgrade to a
+// better transport replaces the link and carries on.
 func (c *Client) serve(l *link) error {
+	reason := "connected"
+	for {
+		next, err := c.serveLink(l, reason)
+		if next == nil {
+			return err
+		}
+		c.opts.Logger.Info("realtime: transport upgraded", "from", l.transport, "to", next.transport)
+		reason = "transport upgraded from " + l.transport
+		l = next
+	}
+}
+
+// serveLink runs one link. It returns the next link when the session moved
+// onto a better transport, or the error that ended the link.
+func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	defer l.conn.Close()
 	hello := l.pending[0]
 	c.mu.Lock()
@@ -177,9 +216,9 @@ func (c *Client) serve(l *link) error {
 	c.transport = l.transport
 	c.mu.Unlock()
 	if err != nil {
-		return publicErr(err)
+		return nil, publicErr(err)
 	}
-	ch := reconnect.Change{To: StateConnected, Reason: "connected", Transport: l.transport}
+	ch := reconnect.Change{To: StateConnected, Reason: reason, Transport: l.transport}
 	if !continued {
 		ch.Reason, ch.ContinuityLost = "session not resumed", true
 	}
@@ -188,23 +227,28 @@ func (c *Client) serve(l *link) error {
 
 	l.lastRecv.Store(now())
 	if err := c.process(l, l.pending[1:]); err != nil {
-		return err
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
+	l.upgrade = make(chan probed)
 	c.wg.Add(1)
 	go c.read(l)
-	err = c.write(l)
+	c.startProbe(l)
+	next, err := c.write(l)
 	l.conn.Close() // unblocks the reader
-	cancel()
+	cancel()       // and the probe
 	rerr := <-l.readErr
 	c.mu.Lock()
 	c.transport = ""
 	c.mu.Unlock()
+	if next != nil {
+		return next, nil
+	}
 	if err == nil {
 		err = rerr
 	}
-	return err
+	return nil, err
 }
 
 // resubscribeLocked renews every subscription after a lost session, ahead
@@ -303,7 +347,7 @@ func (c *Client) processed(epoch, seq uint64) {
 // write is the connection loop while a link is up: it sends what the
 // session has to send, coalescing frames, acknowledgements and heartbeats
 // into as few messages as it can.
-func (c *Client) write(l *link) error {
+func (c *Client) write(l *link) (*link, error) {
 	dead := l.hb + c.opts.grace(l.hb)
 	live := time.NewTimer(dead)
 	defer live.Stop()
@@ -321,10 +365,18 @@ func (c *Client) write(l *link) error {
 		select {
 		case <-c.ctx.Done():
 			c.sendClose(l)
-			return c.ctx.Err()
+			return nil, c.ctx.Err()
 		case err := <-l.readErr:
 			l.readErr <- err // serve collects it
-			return nil
+			return nil, nil
+		case p := <-l.upgrade:
+			next, err := c.upgrade(p)
+			if err == nil {
+				return next, nil
+			}
+			c.opts.Logger.Debug("realtime: upgrade failed", "transport", p.transport, "err", err)
+			c.startProbe(l)
+			continue
 		case <-c.wake:
 		case <-ack.C:
 			ackArmed, sendAck = false, true
@@ -333,7 +385,7 @@ func (c *Client) write(l *link) error {
 		case <-live.C:
 			idle := time.Duration(now() - l.lastRecv.Load())
 			if idle >= dead {
-				return fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), l.hb)
+				return nil, fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), l.hb)
 			}
 			live.Reset(dead - idle)
 			continue
@@ -367,15 +419,15 @@ func (c *Client) write(l *link) error {
 		var err error
 		buf, err = c.codec.Encode(buf[:0], frames...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := l.conn.Send(l.ctx, buf); err != nil {
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first
 				l.readErr <- rerr
-				return nil
+				return nil, nil
 			default:
-				return err
+				return nil, err
 			}
 		}
 		beat.Reset(l.hb)

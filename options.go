@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"context"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -38,6 +39,18 @@ type Options struct {
 
 	// Header is sent with every request. Default none.
 	Header http.Header
+
+	// Token, if set, is called before every connection attempt (the first
+	// connect, each reconnect, each upgrade probe); its result is sent as
+	// "Authorization: Bearer <token>". An error fails that attempt, which is
+	// retried per Reconnect. Default nil: no token.
+	Token func(ctx context.Context) (string, error)
+
+	// UpgradeInterval is how often a client connected over a lesser
+	// transport (SSE, long polling) tries the first transport of
+	// Transports again, moving the live session onto it when it works.
+	// Default 10 s; negative turns the probe off.
+	UpgradeInterval time.Duration
 
 	// Reconnect is the retry policy of the first connect and every
 	// reconnect. Zero fields take reconnect's defaults (250 ms base, ×2,
@@ -80,6 +93,7 @@ const (
 	DefaultOutboxCount      = 4096
 	DefaultOutboxBytes      = 16 << 20
 	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultUpgradeInterval  = 10 * time.Second
 )
 
 func (o *Options) withDefaults() Options {
@@ -97,6 +111,9 @@ func (o *Options) withDefaults() Options {
 		c.Transports = DefaultTransports()
 	} else {
 		c.Transports = slices.Clone(c.Transports)
+	}
+	if c.UpgradeInterval == 0 {
+		c.UpgradeInterval = DefaultUpgradeInterval
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout

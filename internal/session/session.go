@@ -228,6 +228,8 @@ func (s *Session) Connect() codec.Frame {
 func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) {
 	wasNew := s.ID == ""
 	s.ID, s.Token = h.Session, h.Token
+	// The previous link's reader is done; this link's numbering starts here.
+	s.connLast = 0
 	if h.Resumed && !wasNew {
 		if h.Ack > s.nextSeq {
 			return true, &ProtocolError{Reason: fmt.Sprintf("hello acknowledges %d, beyond the last sent %d", h.Ack, s.nextSeq)}

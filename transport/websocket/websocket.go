@@ -20,6 +20,7 @@ package websocket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,6 +69,11 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 		rt.base = http.DefaultTransport
 	}
 	hc.Transport = rt
+	if hc.CheckRedirect == nil {
+		// coder/websocket wraps CheckRedirect, and its wrapper of a nil one
+		// follows redirects for ever; restore net/http's limit of 10.
+		hc.CheckRedirect = limitRedirects
+	}
 	opts := &ws.DialOptions{HTTPClient: &hc, HTTPHeader: cfg.Header}
 	if t.Compression {
 		opts.CompressionMode = ws.CompressionContextTakeover
@@ -83,6 +89,14 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: err}
 	}
 	return newConn(c, rt.upgraded, cfg.Binary, cfg.Limit()), nil
+}
+
+// limitRedirects is net/http's default redirect policy.
+func limitRedirects(_ *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
 }
 
 // dialURL maps baseURL to the WebSocket endpoint with the handshake's query.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -168,5 +169,24 @@ func TestProxy(t *testing.T) {
 	want := target.URL + "/rt/ws?codec=json&v=1"
 	if len(proxied) != 1 || proxied[0] != want {
 		t.Errorf("the proxy saw %q, want [%q]", proxied, want)
+	}
+}
+
+// coder/websocket follows redirects without limit when the client has no
+// CheckRedirect; the transport restores net/http's limit, so a redirect
+// loop fails at once instead of spinning until the context ends.
+func TestRedirectLoopFailsFast(t *testing.T) {
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.String(), http.StatusFound)
+	}))
+	defer loop.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := websocket.Transport{}.Dial(ctx, loop.URL, transport.Config{})
+	if err == nil || !strings.Contains(err.Error(), "redirects") {
+		t.Fatalf("want a redirect-limit error, got %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the dial waited for the context instead of giving up")
 	}
 }
