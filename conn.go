@@ -38,7 +38,19 @@ type link struct {
 
 var epoch = time.Now()
 
+// now is monotonic time, which stops while a device sleeps.
 func now() int64 { return int64(time.Since(epoch)) }
+
+// wallNow is wall-clock time, which keeps going while a device sleeps.
+// Tests skew it to play a suspend.
+func wallNow() time.Time { return time.Now().Round(0).Add(time.Duration(wallSkew.Load())) }
+
+var wallSkew atomic.Int64
+
+// errClockJump ends a link when the wall clock moved ahead of the monotonic
+// clock by more than a heartbeat interval: the device was suspended, and
+// the connection is almost surely dead even if no error says so yet.
+var errClockJump = errors.New("realtime: wall clock jumped ahead (device suspended?): reconnecting")
 
 // run is the connection loop: connect, serve until the link breaks, back
 // off, repeat, until Close or a permanent error.
@@ -360,6 +372,7 @@ func (c *Client) write(l *link) (*link, error) {
 	budget := c.opts.MaxMessageSize / 2
 	var frames []codec.Frame
 	var buf []byte
+	mono, wall := now(), wallNow()
 	for {
 		sendPing, sendAck := false, false
 		select {
@@ -389,6 +402,11 @@ func (c *Client) write(l *link) (*link, error) {
 			}
 			live.Reset(dead - idle)
 			continue
+		}
+		if m, w := now(), wallNow(); w.Sub(wall)-time.Duration(m-mono) > l.hb {
+			return nil, errClockJump
+		} else {
+			mono, wall = m, w
 		}
 		c.mu.Lock()
 		frames = c.sess.Fill(frames[:0], budget)

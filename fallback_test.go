@@ -91,7 +91,9 @@ func TestReconnectStartsWithRememberedTransport(t *testing.T) {
 	srv.RefuseTransport("websocket", 0) // WebSocket would work now, but is not tried first
 	before := srv.Transports()["websocket"]
 	srv.DropConnections()
-	rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.From == realtime.StateReconnecting && ch.To == realtime.StateConnected })
+	rec.waitChange(t, ctx, func(ch realtime.StateChange) bool {
+		return ch.From == realtime.StateReconnecting && ch.To == realtime.StateConnected
+	})
 	require.Equal(t, "sse", c.Transport())
 	require.Equal(t, before, srv.Transports()["websocket"])
 }
@@ -141,7 +143,9 @@ func TestTokenProviderOnEveryConnect(t *testing.T) {
 	}}, rec)
 	require.Equal(t, int32(1), issued.Load())
 	srv.DropConnections()
-	rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.From == realtime.StateReconnecting && ch.To == realtime.StateConnected })
+	rec.waitChange(t, ctx, func(ch realtime.StateChange) bool {
+		return ch.From == realtime.StateReconnecting && ch.To == realtime.StateConnected
+	})
 	require.Equal(t, int32(2), issued.Load())
 	roundTrip(t, ctx, srv, c)
 }

@@ -64,6 +64,10 @@ type Options struct {
 	// acknowledged. Default 16 MiB.
 	OutboxBytes int
 
+	// OutboxPolicy says what a publish does when the outbox is full.
+	// Default RefuseNew: PublishAsync fails with ErrOutboxFull.
+	OutboxPolicy OutboxPolicy
+
 	// MaxMessageSize bounds one encoded message, in both directions.
 	// Default 1 MiB (codec.DefaultMaxSize).
 	MaxMessageSize int
@@ -87,6 +91,18 @@ type Options struct {
 	// Logger receives the client's logs. Default: none.
 	Logger *slog.Logger
 }
+
+// OutboxPolicy is what happens to a publish that finds the outbox full.
+type OutboxPolicy int
+
+const (
+	// RefuseNew fails the new publish with ErrOutboxFull. The default.
+	RefuseNew OutboxPolicy = iota
+	// DropOldest fails the oldest publish not yet sent with ErrOutboxFull
+	// (its Receipt says so) and queues the new one: for telemetry, where the
+	// latest reading matters most. Sent publishes are never dropped.
+	DropOldest
+)
 
 // Defaults of Options.
 const (

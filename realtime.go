@@ -218,7 +218,8 @@ func (c *Client) enqueue(op *session.Op) error {
 		c.mu.Unlock()
 		return err
 	}
-	err := c.sess.Enqueue(op)
+	dropOldest := c.opts.OutboxPolicy == DropOldest && op.Frame.Type == codec.TypePublish
+	err := c.sess.Enqueue(op, dropOldest)
 	c.mu.Unlock()
 	if err != nil {
 		return publicErr(err)

@@ -7,6 +7,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/realtimekit/realtime/codec"
 )
@@ -16,7 +17,7 @@ import (
 const Window = 1024
 
 // ErrOutboxFull is returned by Enqueue when the outbox is at its count or
-// byte limit.
+// byte limit, and fails a publish dropped to make room.
 var ErrOutboxFull = errors.New("outbox full")
 
 // ErrSessionLost fails the unacknowledged operations of a session the server
@@ -70,15 +71,32 @@ func New(l Limits) *Session { return &Session{limits: l, Epoch: 1} }
 // Len returns the number of operations queued or in flight, and their bytes.
 func (s *Session) Len() (count, bytes int) { return len(s.queue) + len(s.inflight), s.bytes }
 
-// Enqueue adds op to the outbox, or returns ErrOutboxFull.
-func (s *Session) Enqueue(op *Op) error {
-	n, b := s.Len()
-	if n+1 > s.limits.Count || b+op.size > s.limits.Bytes {
+// Enqueue adds op to the outbox, or returns ErrOutboxFull. With
+// dropOldest, it first fails the oldest unsent publishes with ErrOutboxFull
+// to make room; sent operations hold their room until acknowledged, and
+// subscriptions are never dropped.
+func (s *Session) Enqueue(op *Op, dropOldest bool) error {
+	for dropOldest && !s.fits(op) {
+		i := slices.IndexFunc(s.queue, func(q *Op) bool { return q.Frame.Type == codec.TypePublish })
+		if i < 0 {
+			break
+		}
+		old := s.queue[i]
+		s.queue = slices.Delete(s.queue, i, i+1)
+		s.bytes -= old.size
+		old.finish(Failed, ErrOutboxFull)
+	}
+	if !s.fits(op) {
 		return ErrOutboxFull
 	}
 	s.queue = append(s.queue, op)
 	s.bytes += op.size
 	return nil
+}
+
+func (s *Session) fits(op *Op) bool {
+	n, b := s.Len()
+	return n+1 <= s.limits.Count && b+op.size <= s.limits.Bytes
 }
 
 // Withdraw removes op if it has not been sent, failing it with err; it

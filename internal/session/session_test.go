@@ -31,7 +31,7 @@ func TestNumbersOnSendAndAcksCumulatively(t *testing.T) {
 	s := New(big())
 	a, b, c := pub("a"), pub("b"), pub("c")
 	for _, op := range []*Op{a, b, c} {
-		require.NoError(t, s.Enqueue(op))
+		require.NoError(t, s.Enqueue(op, false))
 		require.Equal(t, Queued, op.State())
 	}
 	require.Equal(t, []uint64{1, 2, 3}, seqs(s.Fill(nil, 1<<20)))
@@ -49,8 +49,8 @@ func TestNumbersOnSendAndAcksCumulatively(t *testing.T) {
 func TestNackBeforeAckFailsOnlyThatOne(t *testing.T) {
 	s := New(big())
 	a, b := pub("a"), pub("b")
-	s.Enqueue(a)
-	s.Enqueue(b)
+	s.Enqueue(a, false)
+	s.Enqueue(b, false)
 	s.Fill(nil, 1<<20)
 	require.NoError(t, s.Nack(1, 4003, "forbidden"))
 	require.NoError(t, s.Ack(2))
@@ -65,7 +65,7 @@ func TestNackBeforeAckFailsOnlyThatOne(t *testing.T) {
 
 func TestLiesAreProtocolErrors(t *testing.T) {
 	s := New(big())
-	s.Enqueue(pub("a"))
+	s.Enqueue(pub("a"), false)
 	s.Fill(nil, 1<<20)
 	var pe *ProtocolError
 	require.ErrorAs(t, s.Ack(5), &pe)
@@ -79,34 +79,34 @@ func TestLiesAreProtocolErrors(t *testing.T) {
 
 func TestOutboxLimits(t *testing.T) {
 	s := New(Limits{Count: 2, Bytes: 10})
-	require.NoError(t, s.Enqueue(pub("1234")))
-	require.ErrorIs(t, s.Enqueue(pub("123456789")), ErrOutboxFull, "bytes")
-	require.NoError(t, s.Enqueue(pub("1")))
-	require.ErrorIs(t, s.Enqueue(pub("")), ErrOutboxFull, "count")
+	require.NoError(t, s.Enqueue(pub("1234"), false))
+	require.ErrorIs(t, s.Enqueue(pub("123456789"), false), ErrOutboxFull, "bytes")
+	require.NoError(t, s.Enqueue(pub("1"), false))
+	require.ErrorIs(t, s.Enqueue(pub(""), false), ErrOutboxFull, "count")
 	s.Fill(nil, 1<<20)
 	require.NoError(t, s.Ack(2))
-	require.NoError(t, s.Enqueue(pub("123456789")), "acks free room")
+	require.NoError(t, s.Enqueue(pub("123456789"), false), "acks free room")
 }
 
 func TestWithdrawOnlyUnsent(t *testing.T) {
 	s := New(big())
 	a, b := pub("a"), pub("b")
-	s.Enqueue(a)
+	s.Enqueue(a, false)
 	s.Fill(nil, 1<<20)
-	s.Enqueue(b)
+	s.Enqueue(b, false)
 	gone := errors.New("gone")
 	require.False(t, s.Withdraw(a, gone), "sent: its number is spent")
 	require.True(t, s.Withdraw(b, gone))
 	require.ErrorIs(t, b.Err(), gone)
 	c := pub("c")
-	s.Enqueue(c)
+	s.Enqueue(c, false)
 	require.Equal(t, []uint64{2}, seqs(s.Fill(nil, 1<<20)), "no gap after a withdrawal")
 }
 
 func TestWindowBoundsInFlight(t *testing.T) {
 	s := New(big())
 	for range Window + 10 {
-		s.Enqueue(pub("x"))
+		s.Enqueue(pub("x"), false)
 	}
 	require.Len(t, s.Fill(nil, 1<<30), Window)
 	require.False(t, s.Pending())
@@ -116,8 +116,8 @@ func TestWindowBoundsInFlight(t *testing.T) {
 
 func TestFillRespectsBudgetButAlwaysSendsOne(t *testing.T) {
 	s := New(big())
-	s.Enqueue(NewOp(codec.Frame{Type: codec.TypePublish, Channel: "c", Data: make([]byte, 500)}))
-	s.Enqueue(pub("x"))
+	s.Enqueue(NewOp(codec.Frame{Type: codec.TypePublish, Channel: "c", Data: make([]byte, 500)}), false)
+	s.Enqueue(pub("x"), false)
 	require.Len(t, s.Fill(nil, 100), 1, "an oversized first frame still goes alone")
 	require.Len(t, s.Fill(nil, 100), 1)
 }
@@ -179,7 +179,7 @@ func TestResumeResendsOnlyBeyondHelloAck(t *testing.T) {
 	s.Connect()
 	s.Hello(codec.Frame{Session: "s1", Token: "t1"}, false)
 	for range 5 {
-		s.Enqueue(pub("x"))
+		s.Enqueue(pub("x"), false)
 	}
 	s.Fill(nil, 1<<20)
 	require.Equal(t, codec.Frame{Type: codec.TypeConnect, Version: 1, Session: "s1", Token: "t1"}, s.Connect())
@@ -197,10 +197,10 @@ func TestLostSessionFailsPublishesAndRequeuesSubscriptions(t *testing.T) {
 		s.Hello(codec.Frame{Session: "s1"}, false)
 		sub := NewOp(codec.Frame{Type: codec.TypeSubscribe, Channel: "c"})
 		p1, p2 := pub("1"), pub("2")
-		s.Enqueue(sub)
-		s.Enqueue(p1)
+		s.Enqueue(sub, false)
+		s.Enqueue(p1, false)
 		s.Fill(nil, 1<<20)
-		s.Enqueue(p2)
+		s.Enqueue(p2, false)
 		s.Inbound(1)
 		epoch := s.Epoch
 		s.Connect()
@@ -233,9 +233,9 @@ func TestLostSessionFailsPublishesAndRequeuesSubscriptions(t *testing.T) {
 func TestFailAll(t *testing.T) {
 	s := New(big())
 	a, b := pub("a"), pub("b")
-	s.Enqueue(a)
+	s.Enqueue(a, false)
 	s.Fill(nil, 1<<20)
-	s.Enqueue(b)
+	s.Enqueue(b, false)
 	boom := errors.New("boom")
 	s.FailAll(boom)
 	require.ErrorIs(t, a.Err(), boom)
@@ -243,4 +243,20 @@ func TestFailAll(t *testing.T) {
 	n, by := s.Len()
 	require.Zero(t, n)
 	require.Zero(t, by)
+}
+
+func TestDropOldestMakesRoomFromUnsentOnly(t *testing.T) {
+	s := New(Limits{Count: 3, Bytes: 1 << 20})
+	a, b, c, d := pub("a"), pub("b"), pub("c"), pub("d")
+	require.NoError(t, s.Enqueue(a, true))
+	s.Fill(nil, 1<<20) // a is sent: it keeps its room
+	require.NoError(t, s.Enqueue(b, true))
+	require.NoError(t, s.Enqueue(c, true))
+	require.NoError(t, s.Enqueue(d, true))
+	require.ErrorIs(t, b.Err(), ErrOutboxFull, "the oldest unsent was dropped, with an error to its waiter")
+	require.Equal(t, Sent, a.State())
+	n, _ := s.Len()
+	require.Equal(t, 3, n)
+	s.Fill(nil, 1<<20)
+	require.ErrorIs(t, s.Enqueue(pub("e"), true), ErrOutboxFull, "nothing unsent left to drop")
 }

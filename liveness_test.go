@@ -1,0 +1,133 @@
+package realtime_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/transport"
+	"github.com/realtimekit/realtime/transport/websocket"
+)
+
+// freezer is a WebSocket transport whose connections can go silent
+// downstream, as a half-open connection does: nothing arrives and no error
+// says why. Sends still go through, so the server keeps the connection and
+// only the client's own liveness check can notice.
+type freezer struct {
+	websocket.Transport
+	frozen atomic.Bool
+}
+
+func (f *freezer) Dial(ctx context.Context, u string, cfg transport.Config) (transport.Conn, error) {
+	c, err := f.Transport.Dial(ctx, u, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &frozenConn{Conn: c, f: f}, nil
+}
+
+type frozenConn struct {
+	transport.Conn
+	f *freezer
+}
+
+func (c *frozenConn) Recv(ctx context.Context) ([]byte, error) {
+	for {
+		msg, err := c.Conn.Recv(ctx)
+		if err != nil || !c.f.frozen.Load() {
+			return msg, err
+		}
+	}
+}
+
+// The server's heartbeats stop arriving: the client declares the link dead
+// after interval + grace, and reconnects.
+func TestSilentLinkIsDeclaredDeadAfterHeartbeatAndGrace(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	srv := newServer(t, &mock.Options{Heartbeat: 100 * time.Millisecond})
+	fr := &freezer{}
+	rec := newRecorder()
+	c := connect(t, ctx, srv, &realtime.Options{
+		Transports:     []transport.Transport{fr},
+		HeartbeatGrace: 100 * time.Millisecond,
+	}, rec)
+	fr.frozen.Store(true)
+	start := time.Now()
+	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+	took := time.Since(start)
+	require.ErrorContains(t, lost.Err, "no frame from the server")
+	require.GreaterOrEqual(t, took, 150*time.Millisecond, "not before interval + grace")
+	require.Less(t, took, 2*time.Second)
+	fr.frozen.Store(false)
+	_, err := c.WaitForState(ctx, realtime.StateConnected)
+	require.NoError(t, err)
+	roundTrip(t, ctx, srv, c)
+}
+
+// A wall clock that jumps ahead (the device slept) makes the client drop
+// the link at once and resume, without waiting for the heartbeat to lapse.
+func TestWallClockJumpReconnectsAtOnce(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	srv := newServer(t, nil) // heartbeat 15 s: only the jump can explain a quick reconnect
+	rec := newRecorder()
+	c := connect(t, ctx, srv, nil, rec)
+	defer realtime.SkewWallClock(time.Hour)()
+	r, err := c.PublishAsync("a", []byte("wake the writer"))
+	require.NoError(t, err)
+	ch := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+	require.ErrorContains(t, ch.Err, "wall clock jumped")
+	require.NoError(t, r.Wait(ctx), "the publish survives the reconnect")
+}
+
+// Credentials revoked while connected: the reconnect is refused with 401,
+// the client fails with ErrUnauthorized after one attempt, no retry storm.
+func TestAuthFailureDuringReconnectFailsOnce(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	var revoked atomic.Bool
+	var refusals atomic.Int32
+	srv := newServer(t, &mock.Options{Authorize: func(*http.Request) error {
+		if revoked.Load() {
+			refusals.Add(1)
+			return errors.New("revoked")
+		}
+		return nil
+	}})
+	rec := newRecorder()
+	c := connect(t, ctx, srv, nil, rec)
+	r, err := c.PublishAsync("a", []byte("in flight when it fails"))
+	require.NoError(t, err)
+	revoked.Store(true)
+	srv.DropConnections()
+	s, err := c.WaitForState(ctx, realtime.StateFailed)
+	require.NoError(t, err)
+	require.Equal(t, realtime.StateFailed, s)
+	require.ErrorIs(t, c.Err(), realtime.ErrUnauthorized)
+	require.Equal(t, int32(1), refusals.Load(), "one refused attempt, no fallback, no retries")
+	if werr := r.Wait(ctx); werr != nil { // it may have been acked before the drop
+		require.ErrorIs(t, werr, realtime.ErrUnauthorized)
+	}
+	failed := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateFailed })
+	require.True(t, strings.Contains(failed.Reason, "permanent"))
+}
+
+func TestDropOldestPolicy(t *testing.T) {
+	c, err := realtime.New("http://127.0.0.1:1", &realtime.Options{OutboxCount: 2, OutboxPolicy: realtime.DropOldest})
+	require.NoError(t, err)
+	defer c.Close()
+	r1, _ := c.PublishAsync("t", []byte("1"))
+	r2, _ := c.PublishAsync("t", []byte("2"))
+	r3, err := c.PublishAsync("t", []byte("3"))
+	require.NoError(t, err)
+	require.ErrorIs(t, r1.Err(), realtime.ErrOutboxFull)
+	require.Equal(t, "failed", r1.Status())
+	require.Equal(t, "queued", r2.Status())
+	require.Equal(t, "queued", r3.Status())
+}
