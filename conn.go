@@ -316,6 +316,9 @@ func (c *Client) process(l *link, frames []codec.Frame) error {
 			if err := c.sess.Ack(f.Ack); err != nil {
 				return publicErr(err)
 			}
+			if c.sess.Pending() { // the ack opened the window for what waits
+				c.signal()
+			}
 		case codec.TypeMessage, codec.TypeNack:
 			fresh, err := c.sess.Inbound(f.Seq)
 			if err != nil {

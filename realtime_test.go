@@ -261,3 +261,18 @@ func TestExpiredSessionReportsContinuityLostAndResubscribes(t *testing.T) {
 	require.NoError(t, c.Publish(ctx, "news", []byte("after")))
 	require.Equal(t, "after", string(rec.waitMsgs(t, ctx, 1)[0].Data))
 }
+
+// More publishes than the in-flight window: the acks that open the window
+// must wake the sender, or the rest wait for the next heartbeat.
+func TestPipelinedPublishesBeyondTheWindowDoNotStall(t *testing.T) {
+	ctx := testCtx(t, 3*time.Second) // the mock's heartbeat is 15 s
+	srv := newServer(t, nil)
+	c := connect(t, ctx, srv, nil, nil)
+	var last *realtime.Receipt
+	for range 3000 {
+		r, err := c.PublishAsync("a", []byte("x"))
+		require.NoError(t, err)
+		last = r
+	}
+	require.NoError(t, last.Wait(ctx))
+}
