@@ -231,8 +231,11 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 		return nil, publicErr(err)
 	}
 	ch := reconnect.Change{To: StateConnected, Reason: reason, Transport: l.transport}
-	if !continued {
+	switch {
+	case !continued:
 		ch.Reason, ch.ContinuityLost = "session not resumed", true
+	case hello.Resumed && reason == "connected":
+		ch.Reason = "session resumed"
 	}
 	c.setState(ch)
 	c.opts.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
