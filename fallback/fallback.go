@@ -55,6 +55,7 @@ type Error struct {
 	Attempts []Attempt
 }
 
+// Error lists every attempt and why it failed.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("fallback: no transport worked")

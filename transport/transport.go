@@ -97,6 +97,7 @@ type HandshakeError struct {
 	Err        error  // the underlying error, if any
 }
 
+// Error describes the handshake error.
 func (e *HandshakeError) Error() string {
 	s := fmt.Sprintf("transport %s: handshake refused with HTTP status %d", e.Transport, e.StatusCode)
 	if e.Err != nil {
@@ -130,6 +131,7 @@ type TooLargeError struct {
 	Limit int64 // the read limit in bytes
 }
 
+// Error names the limit that was exceeded.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("transport: message exceeds the read limit of %d bytes", e.Limit)
 }
