@@ -164,22 +164,7 @@ func (c *Conn) Send(ctx context.Context, msg []byte) error {
 // Recv returns the next message. A ctx that ends leaves the connection
 // usable.
 func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case <-c.done:
-		return nil, c.error()
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case msg := <-c.msgs:
-		return msg, nil
-	case <-c.done:
-		return nil, c.error()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return Receive(ctx, c.msgs, c.done, c.error)
 }
 
 // Close ends the connection, POSTs what is queued (within FlushTimeout),

@@ -88,3 +88,26 @@ func (in *Inbox) ServePost(w http.ResponseWriter, r *http.Request, limit int64) 
 	// it cannot know what was taken either.
 	return err
 }
+
+// Receive is the Recv of every HTTP-based connection: the next message from
+// msgs, unless the connection already ended (done closed; errf says why) or
+// ctx ends. An ended connection wins over a waiting message, so a Recv after
+// Close fails at once.
+func Receive(ctx context.Context, msgs <-chan []byte, done <-chan struct{}, errf func() error) ([]byte, error) {
+	select {
+	case <-done:
+		return nil, errf()
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case msg := <-msgs:
+		return msg, nil
+	case <-done:
+		return nil, errf()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

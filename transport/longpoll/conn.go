@@ -152,22 +152,7 @@ func (c *serverConn) Send(ctx context.Context, msg []byte) error {
 
 // Recv returns the next message POSTed by the client.
 func (c *serverConn) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case <-c.done:
-		return nil, c.error()
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case msg := <-c.inbox.C():
-		return msg, nil
-	case <-c.done:
-		return nil, c.error()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return httpconn.Receive(ctx, c.inbox.C(), c.done, c.error)
 }
 
 // Close ends the connection. What was sent before still goes to the

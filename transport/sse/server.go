@@ -224,22 +224,7 @@ func (c *serverConn) unblock() {
 
 // Recv returns the next message POSTed by the client.
 func (c *serverConn) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case <-c.done:
-		return nil, c.error()
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case msg := <-c.inbox.C():
-		return msg, nil
-	case <-c.done:
-		return nil, c.error()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return httpconn.Receive(ctx, c.inbox.C(), c.done, c.error)
 }
 
 // Close ends the connection and its stream.
