@@ -101,6 +101,9 @@ func (c *Client) connect(first bool) (*link, error) {
 		if fallback.Permanent(err) {
 			return nil, backoff.Permanent(err)
 		}
+		if d := serverDelay(err, c.opts.Reconnect.MaxDelay); d > 0 {
+			return nil, retryAfter{err, d}
+		}
 		return nil, err
 	}
 	notify := func(err error, d time.Duration) {
@@ -120,6 +123,27 @@ func (c *Client) connect(first bool) (*link, error) {
 	}
 	return l, err
 }
+
+// serverDelay is the Retry-After a refused handshake carried, capped at ten
+// times the policy's largest delay so a confused server cannot park the
+// client for a day.
+func serverDelay(err error, maxDelay time.Duration) time.Duration {
+	var he *transport.HandshakeError
+	if !errors.As(err, &he) || he.RetryAfter <= 0 {
+		return 0
+	}
+	return min(he.RetryAfter, 10*maxDelay)
+}
+
+// retryAfter is an attempt's error carrying the server's delay, in the form
+// backoff.Retry honours, without hiding the cause.
+type retryAfter struct {
+	err error
+	d   time.Duration
+}
+
+func (r retryAfter) Error() string   { return r.err.Error() }
+func (r retryAfter) Unwrap() []error { return []error{r.err, &backoff.RetryAfterError{Duration: r.d}} }
 
 // dial negotiates a transport and runs the handshake on it.
 func (c *Client) dial() (*link, error) {

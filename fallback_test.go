@@ -16,6 +16,7 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/reconnect"
 )
 
 // A refused WebSocket handshake moves to SSE at once: no timeout is waited.
@@ -158,4 +159,34 @@ func roundTrip(t *testing.T, ctx context.Context, srv *mock.Server, c *realtime.
 	require.NoError(t, c.Publish(ctx, "rt", []byte("up")))
 	require.NoError(t, srv.Publish(ctx, "rt", []byte("down")))
 	require.Equal(t, []string{"up", "down"}, datas(rec.waitMsgs(t, ctx, 2)))
+}
+
+// A server that answers 503 with Retry-After is waited for as it asked,
+// not per the client's own backoff.
+func TestServerRetryAfterIsHonoured(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	var busy atomic.Bool
+	busy.Store(true)
+	srv := newServer(t, nil)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if busy.Load() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	rec := newRecorder()
+	c, err := realtime.New(front.URL, &realtime.Options{
+		OnStateChange: rec.change,
+		Reconnect:     reconnect.Policy{BaseDelay: time.Millisecond, MaxDelay: 200 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	require.Error(t, c.Connect(testCtx(t, 10*time.Millisecond)), "not connected while the server is busy")
+	ch := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.Delay > 0 })
+	require.Equal(t, time.Second, ch.Delay, "the server's delay, not the policy's (at most 200 ms)")
+	busy.Store(false)
+	require.NoError(t, c.Connect(ctx))
 }

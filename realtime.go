@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -187,8 +188,8 @@ func (c *Client) Publish(ctx context.Context, channel string, data []byte) error
 	return nil
 }
 
-// PublishAsync queues data for channel and returns at once with a Receipt
-// to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
+// PublishAsync queues a copy of data for channel and returns at once with
+// a Receipt to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
 // invalid channel name, or ErrClosed.
 func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	if err := checkChannel(channel); err != nil {
@@ -197,7 +198,9 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	if len(data)+len(channel)+frameSlack > c.opts.MaxMessageSize {
 		return nil, ErrMessageTooLarge
 	}
-	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: data})
+	// Copied: the caller may reuse data at once, and the outbox's byte
+	// limit then measures memory the client really holds.
+	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: bytes.Clone(data)})
 	if err := c.enqueue(op); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -95,6 +96,25 @@ type HandshakeError struct {
 	Transport  string // the transport's Name
 	StatusCode int    // the HTTP status received, 0 if none
 	Err        error  // the underlying error, if any
+	// RetryAfter is the delay the server asked for in a Retry-After header
+	// (with 429 or 503, typically); zero if none.
+	RetryAfter time.Duration
+}
+
+// RetryAfter parses a Retry-After header: delay seconds or an HTTP date.
+// It returns zero when the header is absent, malformed or in the past.
+func RetryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		return max(time.Duration(secs)*time.Second, 0)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // Error describes the handshake error.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -36,5 +37,27 @@ func TestConfigDefaults(t *testing.T) {
 	var c transport.Config
 	if c.Limit() != transport.DefaultReadLimit || c.Client() != http.DefaultClient {
 		t.Fatal("zero Config does not take the defaults")
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"-4":                            0,
+		"soon":                          0,
+		"Wed, 21 Oct 2015 07:28:00 GMT": 0, // in the past
+	} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Retry-After", v)
+		}
+		if got := transport.RetryAfter(h); got != want {
+			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
+		}
+	}
+	h := http.Header{"Retry-After": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}}
+	if got := transport.RetryAfter(h); got < 59*time.Minute || got > time.Hour {
+		t.Errorf("HTTP date an hour ahead: %v", got)
 	}
 }

@@ -100,7 +100,7 @@ func open(ctx context.Context, u string, cfg transport.Config) (string, error) {
 	}
 	defer httpconn.DrainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return "", &transport.HandshakeError{Transport: name, StatusCode: resp.StatusCode}
+		return "", &transport.HandshakeError{Transport: name, StatusCode: resp.StatusCode, RetryAfter: transport.RetryAfter(resp.Header)}
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxID+1))
 	if err != nil {

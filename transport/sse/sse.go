@@ -89,7 +89,7 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	}
 	if resp.StatusCode != http.StatusOK {
 		httpconn.DrainClose(resp.Body)
-		return fail(&transport.HandshakeError{Transport: name, StatusCode: resp.StatusCode})
+		return fail(&transport.HandshakeError{Transport: name, StatusCode: resp.StatusCode, RetryAfter: transport.RetryAfter(resp.Header)})
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		httpconn.DrainClose(resp.Body)

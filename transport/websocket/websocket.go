@@ -86,7 +86,7 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 		if resp.Body != nil {
 			_ = resp.Body.Close()
 		}
-		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: err}
+		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: err, RetryAfter: transport.RetryAfter(resp.Header)}
 	}
 	return newConn(c, rt.upgraded, cfg.Binary, cfg.Limit()), nil
 }
