@@ -76,7 +76,10 @@ func (c *Client) run() {
 			c.fail(err)
 			return
 		}
-		c.setErr(err)
+		c.mu.Lock()
+		c.lastErr = err
+		c.count.disconnects++
+		c.mu.Unlock()
 		c.setState(reconnect.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
 	}
 }
@@ -250,6 +253,13 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 		c.resubscribeLocked()
 	}
 	c.transport = l.transport
+	c.count.connects++
+	if !continued {
+		c.count.lost++
+	}
+	if reason != "connected" {
+		c.count.upgrades++
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return nil, publicErr(err)
@@ -377,8 +387,11 @@ func (c *Client) process(l *link, frames []codec.Frame) error {
 }
 
 // processed is called by the dispatcher after a message's handler returned.
-func (c *Client) processed(epoch, seq uint64) {
+func (c *Client) processed(epoch, seq uint64, delivered bool) {
 	c.mu.Lock()
+	if delivered {
+		c.count.delivered++
+	}
 	n := c.sess.Processed(epoch, seq)
 	c.mu.Unlock()
 	if n == 1 || n >= ackEvery {

@@ -116,10 +116,11 @@ func (d *dispatcher) run(wg *sync.WaitGroup) {
 			d.c.opts.OnStateChange(*it.change)
 			continue
 		}
-		if h := d.c.handler(it.msg.Channel); h != nil {
+		h := d.c.handler(it.msg.Channel)
+		if h != nil {
 			h(it.msg)
 		}
-		d.c.processed(it.epoch, it.msg.Seq)
+		d.c.processed(it.epoch, it.msg.Seq, h != nil)
 	}
 }
 

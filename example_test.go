@@ -101,3 +101,21 @@ func ExampleOptions_onStateChange() {
 	// connecting -> connected: connected
 	// connected -> closed: closed by the application
 }
+
+// Stats is a cheap snapshot to export to any metrics system.
+func ExampleClient_Stats() {
+	srv := mock.NewServer(nil)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c, _ := realtime.New(srv.URL(), nil)
+	defer c.Close()
+	_ = c.Connect(ctx)
+	for range 3 {
+		_ = c.Publish(ctx, "metrics", []byte("x"))
+	}
+	s := c.Stats()
+	fmt.Println(s.Transport, s.Connects, s.Published, s.Acked, s.OutboxCount)
+	// Output: websocket 1 3 3 0
+}

@@ -72,6 +72,7 @@ type Client struct {
 	transport string
 	lastErr   error
 	failed    error // set once Failed: the error that ended the client
+	count     counts
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -223,6 +224,9 @@ func (c *Client) enqueue(op *session.Op) error {
 	}
 	dropOldest := c.opts.OutboxPolicy == DropOldest && op.Frame.Type == codec.TypePublish
 	err := c.sess.Enqueue(op, dropOldest)
+	if err == nil && op.Frame.Type == codec.TypePublish {
+		c.count.published++
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return publicErr(err)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/realtimekit/realtime/codec"
 )
@@ -37,6 +38,7 @@ type Op struct {
 	Internal bool
 
 	size  int
+	start time.Time // when it was made, for the ack latency
 	state atomic.Int32
 	err   error // set before done is closed
 	done  chan struct{}
@@ -44,7 +46,7 @@ type Op struct {
 
 // NewOp returns a queued Op for f.
 func NewOp(f codec.Frame) *Op {
-	return &Op{Frame: f, size: len(f.Data) + len(f.Channel), done: make(chan struct{})}
+	return &Op{Frame: f, size: len(f.Data) + len(f.Channel), start: time.Now(), done: make(chan struct{})}
 }
 
 // State returns the Op's state.

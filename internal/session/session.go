@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/realtimekit/realtime/codec"
 )
@@ -59,6 +60,9 @@ type Session struct {
 	nextSeq  uint64
 	bytes    int
 
+	// Count is what the session has done, for the client's Stats.
+	Count Counters
+
 	received  uint64 // highest server sequence number taken in
 	processed uint64 // highest server sequence number processed
 	ackSent   uint64 // highest processed value acknowledged to the server
@@ -84,7 +88,7 @@ func (s *Session) Enqueue(op *Op, dropOldest bool) error {
 		old := s.queue[i]
 		s.queue = slices.Delete(s.queue, i, i+1)
 		s.bytes -= old.size
-		old.finish(Failed, ErrOutboxFull)
+		s.settle(old, Failed, ErrOutboxFull)
 	}
 	if !s.fits(op) {
 		return ErrOutboxFull
@@ -106,7 +110,7 @@ func (s *Session) Withdraw(op *Op, err error) bool {
 		if q == op {
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
 			s.bytes -= op.size
-			op.finish(Failed, err)
+			s.settle(op, Failed, err)
 			return true
 		}
 	}
@@ -125,6 +129,7 @@ func (s *Session) Fill(dst []codec.Frame, budget int) []codec.Frame {
 	used := 0
 	for s.resend < len(s.inflight) && used < budget {
 		op := s.inflight[s.resend]
+		s.Count.Resent++
 		dst = append(dst, op.Frame)
 		used += op.size + frameOverhead
 		s.resend++
@@ -139,6 +144,7 @@ func (s *Session) Fill(dst []codec.Frame, budget int) []codec.Frame {
 		s.nextSeq++
 		op.Frame.Seq = s.nextSeq
 		op.state.Store(int32(Sent))
+		s.Count.Sent++
 		s.inflight = append(s.inflight, op)
 		s.resend++
 		dst = append(dst, op.Frame)
@@ -161,7 +167,7 @@ func (s *Session) Ack(a uint64) error {
 	for i < len(s.inflight) && s.inflight[i].Frame.Seq <= a {
 		op := s.inflight[i]
 		s.bytes -= op.size
-		op.finish(Acked, nil)
+		s.settle(op, Acked, nil)
 		s.inflight[i] = nil
 		i++
 	}
@@ -179,7 +185,7 @@ func (s *Session) Nack(ref uint64, code uint16, reason string) error {
 				s.resend--
 			}
 			s.bytes -= op.size
-			op.finish(Refused, &RefusedError{Code: code, Reason: reason})
+			s.settle(op, Refused, &RefusedError{Code: code, Reason: reason})
 			return nil
 		}
 	}
@@ -199,6 +205,7 @@ func (s *Session) Inbound(seq uint64) (bool, error) {
 	}
 	s.connLast = seq
 	if seq <= s.received {
+		s.Count.Duplicates++
 		return false, nil
 	}
 	if seq > s.received+1 {
@@ -269,7 +276,7 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 			continue
 		}
 		s.bytes -= op.size
-		op.finish(Failed, ErrSessionLost)
+		s.settle(op, Failed, ErrSessionLost)
 	}
 	s.queue = append(back, s.queue...)
 	s.inflight = nil
@@ -291,10 +298,54 @@ func (s *Session) Requeue(ops ...*Op) {
 // FailAll fails every queued and in-flight operation with err.
 func (s *Session) FailAll(err error) {
 	for _, op := range s.inflight {
-		op.finish(Failed, err)
+		s.settle(op, Failed, err)
 	}
 	for _, op := range s.queue {
-		op.finish(Failed, err)
+		s.settle(op, Failed, err)
 	}
 	s.inflight, s.queue, s.bytes, s.resend = nil, nil, 0, 0
+}
+
+// Counters count what a session did to its operations. Only publishes are
+// counted in Acked, Refused and Failed.
+type Counters struct {
+	Sent, Resent, Acked, Refused, Failed, Duplicates uint64
+	// AckLatency counts acknowledged publishes by time from enqueue to
+	// ack: bucket i holds those at most LatencyBuckets[i], the last one the
+	// rest.
+	AckLatency [len(LatencyBuckets) + 1]uint64
+}
+
+// LatencyBuckets are the upper bounds of Counters.AckLatency's buckets.
+var LatencyBuckets = [...]time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second,
+}
+
+// settle ends op and counts it.
+func (s *Session) settle(op *Op, st OpState, err error) {
+	if op.State() >= Acked {
+		return
+	}
+	op.finish(st, err)
+	if op.Frame.Type != codec.TypePublish {
+		return
+	}
+	switch st {
+	case Acked:
+		s.Count.Acked++
+		d := time.Since(op.start)
+		i := 0
+		for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+			i++
+		}
+		s.Count.AckLatency[i]++
+	case Refused:
+		s.Count.Refused++
+	default:
+		s.Count.Failed++
+	}
 }

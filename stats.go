@@ -1,0 +1,91 @@
+package realtime
+
+import (
+	"time"
+
+	"github.com/realtimekit/realtime/internal/session"
+)
+
+// Stats is a snapshot of what a Client has done since New, for metrics and
+// debugging. Counters only grow. Read it with Client.Stats, as often as you
+// like (it is cheap), and export it to Prometheus, OpenTelemetry or logs
+// from your own collector; the SDK imports no metrics library.
+type Stats struct {
+	State     State
+	Transport string // "" while not connected
+
+	Connects       uint64 // connections established, first and re-
+	Disconnects    uint64 // connections lost (not counting Close)
+	Upgrades       uint64 // live sessions moved onto a better transport
+	ContinuityLost uint64 // reconnects whose session the server did not resume
+
+	Published  uint64 // publishes accepted into the outbox
+	Sent       uint64 // sequenced frames sent for the first time
+	Resent     uint64 // sequenced frames sent again after a reconnect
+	Acked      uint64 // publishes the server acknowledged
+	Refused    uint64 // publishes the server refused
+	Failed     uint64 // publishes failed locally (dropped, session lost, closed)
+	Delivered  uint64 // messages handed to a handler
+	Duplicates uint64 // server frames dropped as already seen
+
+	OutboxCount int // messages queued or awaiting acknowledgement
+	OutboxBytes int // their payload and channel bytes
+
+	// AckLatency counts acknowledged publishes by the time from PublishAsync
+	// to the server's ack: AckLatency[i] holds those of at most
+	// LatencyBuckets[i], the last entry the slower rest.
+	AckLatency [len(LatencyBuckets) + 1]uint64
+}
+
+// LatencyBuckets are the upper bounds of Stats.AckLatency's buckets, from
+// 100 µs to 5 s.
+var LatencyBuckets = session.LatencyBuckets
+
+// counts are the Client's own counters; guarded by Client.mu.
+type counts struct {
+	connects, disconnects, upgrades, lost, published, delivered uint64
+}
+
+// Stats returns a snapshot of the client's counters and outbox.
+func (c *Client) Stats() Stats {
+	st := c.state.State()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, b := c.sess.Len()
+	sc := c.sess.Count
+	return Stats{
+		State: st, Transport: c.transport,
+		Connects: c.count.connects, Disconnects: c.count.disconnects,
+		Upgrades: c.count.upgrades, ContinuityLost: c.count.lost,
+		Published: c.count.published, Delivered: c.count.delivered,
+		Sent: sc.Sent, Resent: sc.Resent, Acked: sc.Acked, Refused: sc.Refused,
+		Failed: sc.Failed, Duplicates: sc.Duplicates,
+		OutboxCount: n, OutboxBytes: b,
+		AckLatency: sc.AckLatency,
+	}
+}
+
+// Quantile estimates the q-quantile (0 < q ≤ 1) of AckLatency as the upper
+// bound of the bucket it falls in; 0 when nothing was acknowledged, and
+// LatencyBuckets' last bound doubled when it falls in the open bucket.
+func (s Stats) Quantile(q float64) time.Duration {
+	var total uint64
+	for _, n := range s.AckLatency {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(total) + 0.5)
+	var seen uint64
+	for i, n := range s.AckLatency {
+		seen += n
+		if seen >= max(rank, 1) {
+			if i < len(LatencyBuckets) {
+				return LatencyBuckets[i]
+			}
+			break
+		}
+	}
+	return 2 * LatencyBuckets[len(LatencyBuckets)-1]
+}
