@@ -39,33 +39,39 @@ func TestBadInputFromServer(t *testing.T) {
 		{name: "client-only frame from the server", inject: frames(codec.Frame{Type: codec.TypePublish, Seq: 3, Channel: "a"}), want: realtime.ErrProtocol},
 		{name: "hello mid-session", inject: frames(codec.Frame{Type: codec.TypeHello, Session: "x", Heartbeat: 1000}), want: realtime.ErrProtocol},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := testCtx(t, 15*time.Second)
-			srv := newServer(t, nil)
-			rec := newRecorder()
-			opts := &realtime.Options{Codec: tc.codec, MaxMessageSize: tc.limit}
-			c := connect(t, ctx, srv, opts, rec)
-			require.NoError(t, c.Subscribe(ctx, "a", rec.handle))
-			// Two genuine messages, so the connection has seen sequence numbers 1 and 2.
-			require.NoError(t, srv.Publish(ctx, "a", []byte("one")))
-			require.NoError(t, srv.Publish(ctx, "a", []byte("two")))
-			rec.waitMsgs(t, ctx, 2)
-
-			tc.inject(srv)
-			ch := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
-			require.ErrorIs(t, ch.Err, tc.want)
-			var pe *realtime.ProtocolError
-			require.True(t, errors.As(ch.Err, &pe), "want a *ProtocolError, got %T: %v", ch.Err, ch.Err)
-			require.ErrorIs(t, ch.Err, realtime.ErrProtocol)
-
-			_, err := c.WaitForState(ctx, realtime.StateConnected)
-			require.NoError(t, err)
-			require.NoError(t, c.Publish(ctx, "a", []byte("three")), "the client recovers")
-			msgs := rec.waitMsgs(t, ctx, 3)
-			require.Equal(t, []string{"one", "two", "three"}, datas(msgs), "nothing injected reached the handler")
-		})
+	for _, tr := range realtime.DefaultTransports() {
+		for _, tc := range cases {
+			t.Run(tr.Name()+"/"+tc.name, func(t *testing.T) {
+				badInput(t, tr, tc.codec, tc.limit, tc.inject, tc.want)
+			})
+		}
 	}
+}
+
+func badInput(t *testing.T, tr transport.Transport, cd codec.Codec, limit int, inject func(*mock.Server), want error) {
+	ctx := testCtx(t, 15*time.Second)
+	srv := newServer(t, nil)
+	rec := newRecorder()
+	opts := &realtime.Options{Codec: cd, MaxMessageSize: limit, Transports: []transport.Transport{tr}}
+	c := connect(t, ctx, srv, opts, rec)
+	require.NoError(t, c.Subscribe(ctx, "a", rec.handle))
+	// Two genuine messages, so the connection has seen sequence numbers 1 and 2.
+	require.NoError(t, srv.Publish(ctx, "a", []byte("one")))
+	require.NoError(t, srv.Publish(ctx, "a", []byte("two")))
+	rec.waitMsgs(t, ctx, 2)
+
+	inject(srv)
+	ch := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+	require.ErrorIs(t, ch.Err, want)
+	var pe *realtime.ProtocolError
+	require.True(t, errors.As(ch.Err, &pe), "want a *ProtocolError, got %T: %v", ch.Err, ch.Err)
+	require.ErrorIs(t, ch.Err, realtime.ErrProtocol)
+
+	_, err := c.WaitForState(ctx, realtime.StateConnected)
+	require.NoError(t, err)
+	require.NoError(t, c.Publish(ctx, "a", []byte("three")), "the client recovers")
+	msgs := rec.waitMsgs(t, ctx, 3)
+	require.Equal(t, []string{"one", "two", "three"}, datas(msgs), "nothing injected reached the handler")
 }
 
 // A permanent error frame ends the client in Failed with the server's code.
