@@ -155,6 +155,9 @@ func (c *Client) dial() (*link, error) {
 		return nil, err
 	}
 	conn, name, l, attempts, err := fallback.Dial(c.ctx, c.neg, c.url, cfg, c.handshake)
+	c.mu.Lock()
+	c.attempts = attempts
+	c.mu.Unlock()
 	for _, a := range attempts {
 		if a.Err != nil {
 			c.opts.Logger.Debug("realtime: transport attempt failed", "transport", a.Transport, "took", a.Took, "err", a.Err)

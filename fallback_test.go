@@ -17,6 +17,7 @@ import (
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/mock"
 	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/transport"
 )
 
 // A refused WebSocket handshake moves to SSE at once: no timeout is waited.
@@ -31,6 +32,14 @@ func TestRefusedWebSocketFallsBackToSSEAtOnce(t *testing.T) {
 			took := time.Since(start)
 			require.Equal(t, "sse", c.Transport())
 			require.Less(t, took, 2*time.Second, "a refusal must not wait for the handshake timeout")
+			att := c.Attempts()
+			require.Len(t, att, 2)
+			require.Equal(t, "websocket", att[0].Transport)
+			var he *transport.HandshakeError
+			require.ErrorAs(t, att[0].Err, &he)
+			require.Equal(t, status, he.StatusCode)
+			require.Equal(t, "sse", att[1].Transport)
+			require.NoError(t, att[1].Err)
 			roundTrip(t, ctx, srv, c)
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -73,6 +74,7 @@ type Client struct {
 	lastErr   error
 	failed    error // set once Failed: the error that ended the client
 	count     counts
+	attempts  []fallback.Attempt // of the last negotiation
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -160,6 +162,16 @@ func (c *Client) Transport() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.transport
+}
+
+// Attempts returns the transports tried in the last negotiation, in
+// order, each with its error (nil for the one that worked) and how long it
+// took: why the client is on SSE rather than WebSocket, say. Nil before the
+// first attempt.
+func (c *Client) Attempts() []fallback.Attempt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.attempts)
 }
 
 // Err returns the error behind the last failed attempt or lost connection,

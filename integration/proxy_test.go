@@ -4,12 +4,9 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,11 +132,9 @@ func run(t *testing.T, srv *mock.Server, base string, tr *http.Transport, handsh
 	// still talks to the server. Connections left idle to a proxy would
 	// otherwise stay open, with their goroutines, until the proxy stops.
 	t.Cleanup(tr.CloseIdleConnections)
-	attempts := &attemptLog{}
 	c, err := realtime.New(base, &realtime.Options{
 		HTTPClient:       &http.Client{Transport: tr},
 		HandshakeTimeout: handshake,
-		Logger:           slog.New(attempts),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -151,7 +146,7 @@ func run(t *testing.T, srv *mock.Server, base string, tr *http.Transport, handsh
 	start := time.Now()
 	err = c.Connect(ctx)
 	took := time.Since(start)
-	failed := attempts.failures()
+	failed := failures(c.Attempts())
 	require.NoError(t, err, "Connect (failed attempts: %v)", failed)
 	t.Logf("proxy-connect case=%s transport=%s ms=%d", name, c.Transport(), took.Milliseconds())
 	for tr, as := range failed {
@@ -267,7 +262,7 @@ func (r result) requireNoFirstFrame(t *testing.T, name string) {
 	}
 }
 
-// attempt is one failed transport attempt, as the client logged it.
+// attempt is one failed transport attempt.
 type attempt struct {
 	err  error
 	took time.Duration
@@ -275,55 +270,14 @@ type attempt struct {
 
 func (a attempt) String() string { return fmt.Sprintf("%v after %s", a.err, a.took) }
 
-// attemptLog is a slog.Handler that keeps the failed transport attempts
-// the client logs at debug level: the only place the reason for each
-// fallback step, and its cost, show.
-type attemptLog struct {
-	mu     sync.Mutex
-	failed map[string][]attempt
-}
-
-func (a *attemptLog) Enabled(context.Context, slog.Level) bool { return true }
-func (a *attemptLog) WithAttrs([]slog.Attr) slog.Handler       { return a }
-func (a *attemptLog) WithGroup(string) slog.Handler            { return a }
-
-func (a *attemptLog) Handle(_ context.Context, r slog.Record) error {
-	if !strings.Contains(r.Message, "transport attempt failed") {
-		return nil
-	}
-	var name string
-	a1 := attempt{took: -1}
-	r.Attrs(func(at slog.Attr) bool {
-		switch at.Key {
-		case "transport":
-			name = at.Value.String()
-		case "err":
-			a1.err, _ = at.Value.Any().(error)
-		case "took":
-			if at.Value.Kind() == slog.KindDuration {
-				a1.took = at.Value.Duration()
-			}
+// failures groups the failed attempts of the client's last negotiation by
+// transport.
+func failures(as []fallback.Attempt) map[string][]attempt {
+	out := make(map[string][]attempt)
+	for _, a := range as {
+		if a.Err != nil {
+			out[a.Transport] = append(out[a.Transport], attempt{err: a.Err, took: a.Took})
 		}
-		return true
-	})
-	if a1.err == nil {
-		a1.err = errors.New("logged without an error")
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.failed == nil {
-		a.failed = make(map[string][]attempt)
-	}
-	a.failed[name] = append(a.failed[name], a1)
-	return nil
-}
-
-func (a *attemptLog) failures() map[string][]attempt {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[string][]attempt, len(a.failed))
-	for k, v := range a.failed {
-		out[k] = append([]attempt(nil), v...)
 	}
 	return out
 }
