@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ type flags struct {
 	count          int
 	runFor         time.Duration
 	connectTimeout time.Duration
+	proxy          string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -44,6 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "print payloads of received messages and the client's debug logs")
 	fs.IntVar(&f.count, "n", 0, "exit after receiving this many messages (0: no limit)")
 	fs.DurationVar(&f.runFor, "for", 0, "exit after this long (0: until interrupted, or stdin ends with no -sub)")
+	fs.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for every request (default: from the environment, which never applies to 127.0.0.1)")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 15*time.Second, "give up connecting after this long")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: realtime -url URL [flags]
@@ -98,6 +101,13 @@ func (f *flags) options(stderr io.Writer, attempts func() []fallback.Attempt) (*
 	}
 	if len(f.header) > 0 {
 		opts.Header = f.header
+	}
+	if f.proxy != "" {
+		u, err := url.Parse(f.proxy)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("-proxy: want a URL such as http://127.0.0.1:3128, got %q", f.proxy)
+		}
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u)}}
 	}
 	if f.token != "" {
 		tok := f.token
