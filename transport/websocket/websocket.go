@@ -20,10 +20,7 @@ package websocket
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -63,21 +60,7 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	hc := *cfg.Client()
-	rt := &upgradeRecorder{base: hc.Transport}
-	if rt.base == nil {
-		rt.base = http.DefaultTransport
-	}
-	hc.Transport = rt
-	if hc.CheckRedirect == nil {
-		// coder/websocket wraps CheckRedirect, and its wrapper of a nil one
-		// follows redirects for ever; restore net/http's limit of 10.
-		hc.CheckRedirect = limitRedirects
-	}
-	opts := &ws.DialOptions{HTTPClient: &hc, HTTPHeader: cfg.Header}
-	if t.Compression {
-		opts.CompressionMode = ws.CompressionContextTakeover
-	}
+	opts, raw := t.dialOptions(cfg)
 	c, resp, err := ws.Dial(ctx, u, opts)
 	if err != nil {
 		if resp == nil {
@@ -88,15 +71,7 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 		}
 		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: err, RetryAfter: transport.RetryAfter(resp.Header)}
 	}
-	return newConn(c, rt.upgraded, cfg.Binary, cfg.Limit()), nil
-}
-
-// limitRedirects is net/http's default redirect policy.
-func limitRedirects(_ *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	return nil
+	return newConn(c, raw(), cfg.Binary, cfg.Limit()), nil
 }
 
 // dialURL maps baseURL to the WebSocket endpoint with the handshake's query.
@@ -132,22 +107,4 @@ func dialURL(baseURL, codec string) (string, error) {
 	u.RawQuery = q.Encode()
 	u.Fragment = ""
 	return u.String(), nil
-}
-
-// upgradeRecorder keeps hold of the upgraded stream under a handshake.
-// coder/websocket has no way to abort its own close handshake, which can
-// wait 10 s on a silent peer; closing this stream is how Close stays short.
-type upgradeRecorder struct {
-	base     http.RoundTripper
-	upgraded io.Closer // written by RoundTrip, read once Dial has returned
-}
-
-func (r *upgradeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
-		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
-			r.upgraded = rwc
-		}
-	}
-	return resp, err
 }

@@ -1,0 +1,61 @@
+//go:build !js
+
+package websocket
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	ws "github.com/coder/websocket"
+
+	"github.com/realtimekit/realtime/transport"
+)
+
+// dialOptions gives coder/websocket the caller's HTTP client (proxies, TLS),
+// headers and compression, and returns a func that yields the upgraded
+// stream once the dial is done.
+func (t Transport) dialOptions(cfg transport.Config) (*ws.DialOptions, func() io.Closer) {
+	hc := *cfg.Client()
+	rt := &upgradeRecorder{base: hc.Transport}
+	if rt.base == nil {
+		rt.base = http.DefaultTransport
+	}
+	hc.Transport = rt
+	if hc.CheckRedirect == nil {
+		// coder/websocket wraps CheckRedirect, and its wrapper of a nil one
+		// follows redirects for ever; restore net/http's limit of 10.
+		hc.CheckRedirect = limitRedirects
+	}
+	opts := &ws.DialOptions{HTTPClient: &hc, HTTPHeader: cfg.Header}
+	if t.Compression {
+		opts.CompressionMode = ws.CompressionContextTakeover
+	}
+	return opts, func() io.Closer { return rt.upgraded }
+}
+
+// limitRedirects is net/http's default redirect policy.
+func limitRedirects(_ *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
+
+// upgradeRecorder keeps hold of the upgraded stream under a handshake.
+// coder/websocket has no way to abort its own close handshake, which can
+// wait 10 s on a silent peer; closing this stream is how Close stays short.
+type upgradeRecorder struct {
+	base     http.RoundTripper
+	upgraded io.Closer // written by RoundTrip, read once Dial has returned
+}
+
+func (r *upgradeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+			r.upgraded = rwc
+		}
+	}
+	return resp, err
+}
