@@ -3,6 +3,8 @@ package realtime_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -117,7 +119,12 @@ func connect(t *testing.T, ctx context.Context, srv *mock.Server, opts *realtime
 	return c
 }
 
+// testCtx bounds a test. REALTIME_TEST_TIMEOUT_SCALE stretches the bound
+// where everything runs slower, as under qemu (.ci/arm.sh sets it).
 func testCtx(t *testing.T, d time.Duration) context.Context {
+	if f, err := strconv.ParseFloat(os.Getenv("REALTIME_TEST_TIMEOUT_SCALE"), 64); err == nil && f > 1 {
+		d = time.Duration(float64(d) * f)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

@@ -79,6 +79,9 @@ func TestWallClockJumpReconnectsAtOnce(t *testing.T) {
 	srv := newServer(t, nil) // heartbeat 15 s: only the jump can explain a quick reconnect
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, rec)
+	// An acked publish proves the writer loop runs and has read both clocks;
+	// a skew before that would be its baseline, not a jump.
+	require.NoError(t, c.Publish(ctx, "a", []byte("writer is up")))
 	defer realtime.SkewWallClock(time.Hour)()
 	r, err := c.PublishAsync("a", []byte("wake the writer"))
 	require.NoError(t, err)

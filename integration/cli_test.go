@@ -5,8 +5,10 @@ package integration
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -25,6 +27,9 @@ func TestCLIThroughSquid(t *testing.T) {
 
 	bin := filepath.Join(t.TempDir(), "realtime")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/realtime")
+	// For the machine itself, even when these tests run under qemu for
+	// another architecture: the CLI is executed directly, not emulated.
+	build.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+hostArch(t), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
@@ -44,4 +49,10 @@ func TestCLIThroughSquid(t *testing.T) {
 		data = append(data, string(m.Data))
 	}
 	require.Equal(t, []string{"one", "two", "three"}, data)
+}
+
+func hostArch(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOHOSTARCH").Output()
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
 }
