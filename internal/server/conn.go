@@ -306,7 +306,9 @@ func (c *conn) resume(connect codec.Frame) *session {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended || subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) != 1 {
+	current := subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) == 1
+	previous := s.prevToken != "" && subtle.ConstantTimeCompare([]byte(s.prevToken), []byte(connect.Token)) == 1
+	if s.ended || !(current || previous) {
 		return nil
 	}
 	// A resume point outside what was kept cannot be honoured: the client
@@ -319,6 +321,12 @@ func (c *conn) resume(connect codec.Frame) *session {
 	}
 	c.srv.attached(s)
 	s.conn, c.sess = c, s
+	// The hello carrying the new token may be lost with this connection, so
+	// the token the client presented stays good until it presents the new
+	// one: otherwise one dropped connection would lose the session.
+	if current {
+		s.prevToken = s.token
+	}
 	s.token = randomToken()
 	s.ackLocked(connect.Ack)
 	c.sent, c.forceAck, c.replayTo = connect.Ack, true, s.nextOut

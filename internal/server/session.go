@@ -25,7 +25,8 @@ type session struct {
 
 	mu         sync.Mutex
 	token      string
-	conn       *conn // the live connection, or nil
+	prevToken  string // the token before token, good until the client shows it holds token
+	conn       *conn  // the live connection, or nil
 	ended      bool
 	endCode    uint16
 	lastIn     uint64     // highest client sequence number processed
