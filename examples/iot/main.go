@@ -86,7 +86,7 @@ func run(cfg config, out io.Writer) error {
 	fmt.Fprintln(out, "agent connected over", c.Transport())
 
 	receipts := make([]*realtime.Receipt, 0, cfg.readings)
-	offline := 0
+	offline, refused := 0, 0
 	outageStart := (cfg.readings - cfg.outage) / 2
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
@@ -106,10 +106,17 @@ func run(cfg config, out io.Writer) error {
 			offline++
 		}
 		r, err := c.PublishAsync("telemetry", reading(i))
-		if err != nil {
+		switch {
+		case errors.Is(err, realtime.ErrOutboxFull):
+			// Drop-oldest makes room from readings not yet sent; when every
+			// slot holds a reading already sent and awaiting its ack, the new
+			// one is the one dropped.
+			refused++
+		case err != nil:
 			return fmt.Errorf("reading %d: %w", i, err)
+		default:
+			receipts = append(receipts, r)
 		}
-		receipts = append(receipts, r)
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
@@ -118,7 +125,7 @@ func run(cfg config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "published %d readings, %d of them queued while offline\n", cfg.readings, offline)
 
-	acked, dropped := 0, 0
+	acked, dropped := 0, refused
 	for i, r := range receipts {
 		switch err := r.Wait(ctx); {
 		case err == nil:
