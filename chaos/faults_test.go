@@ -151,7 +151,8 @@ func (k *killer) reset(ctx context.Context, from int, strike func()) bool {
 }
 
 // heartbeatErr matches the client's error for a connection on which
-// nothing arrived for longer than heartbeat + grace.
+// nothing arrived for longer than heartbeat + grace. The client has no
+// typed error for it, so its text is the only evidence of the cause.
 var heartbeatErr = regexp.MustCompile(`no frame from the server for (\S+) \(heartbeat`)
 
 // detectSlack is what the idle time at detection may exceed heartbeat +
