@@ -531,14 +531,22 @@ func (c *Client) fail(err error) {
 }
 
 // setState records a change and queues it for Options.OnStateChange.
+//
+// The change is recorded and queued under evMu, as one step: a goroutine
+// woken by the new state (Connect returning, then Close) must not find the
+// dispatcher drained before the change that woke it was queued.
 func (c *Client) setState(ch reconnect.Change) {
+	c.evMu.Lock()
 	if c.ctx.Err() != nil && ch.To != StateClosed {
+		c.evMu.Unlock()
 		return
 	}
 	done, ok := c.state.Set(ch)
-	if !ok {
-		return
+	if ok {
+		c.disp.event(done)
 	}
-	c.opts.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
-	c.disp.event(done)
+	c.evMu.Unlock()
+	if ok {
+		c.opts.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
+	}
 }

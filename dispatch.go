@@ -138,5 +138,21 @@ func (d *dispatcher) drain() {
 	}
 }
 
+// takeChanges removes and returns the state changes still queued, in
+// order, dropping queued messages as drain does. Only for use once run has
+// returned.
+func (d *dispatcher) takeChanges() []reconnect.Change {
+	var out []reconnect.Change
+	for {
+		it, ok := d.pop()
+		if !ok {
+			return out
+		}
+		if it.change != nil {
+			out = append(out, *it.change)
+		}
+	}
+}
+
 // stop ends run; queued state changes are still announced, messages are not.
 func (d *dispatcher) stop() { d.once.Do(func() { close(d.done) }) }

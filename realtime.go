@@ -59,6 +59,7 @@ type Client struct {
 	neg   *fallback.Negotiator
 	state reconnect.Machine
 	disp  *dispatcher
+	evMu  sync.Mutex // makes recording a state change and queueing it one step
 
 	ctx    context.Context // ends on Close
 	cancel context.CancelFunc
@@ -332,10 +333,21 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	c.sess.FailAll(ErrClosed)
 	c.mu.Unlock()
-	if ch, ok := c.state.Set(reconnect.Change{To: StateClosed, Reason: "closed by the application"}); ok {
+	// The dispatcher and every goroutine that changes state have ended, and
+	// setState refuses changes once ctx is cancelled; what they queued after
+	// the dispatcher's last drain is announced here, before closed.
+	c.evMu.Lock()
+	late := c.disp.takeChanges()
+	ch, ok := c.state.Set(reconnect.Change{To: StateClosed, Reason: "closed by the application"})
+	c.evMu.Unlock()
+	if ok {
 		c.opts.Logger.Info("realtime: closed", "from", ch.From.String())
-		// The dispatcher has stopped, so calling here keeps the order.
-		if c.opts.OnStateChange != nil {
+	}
+	if c.opts.OnStateChange != nil {
+		for _, l := range late {
+			c.opts.OnStateChange(l)
+		}
+		if ok {
 			c.opts.OnStateChange(ch)
 		}
 	}

@@ -116,6 +116,28 @@ func TestCloseIsFinalAndSecondCloseSaysSo(t *testing.T) {
 	require.Equal(t, realtime.StateConnected, last.From)
 }
 
+// Close right after Connect returns must still announce every change that
+// happened, in order, exactly once: the change that woke Connect used to be
+// queued after its state was set, so a quick Close could drain the
+// dispatcher in between and the "connected" event was never delivered.
+func TestCloseRightAfterConnectAnnouncesEveryChange(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	srv := newServer(t, nil)
+	want := []string{"idle->connecting", "connecting->connected", "connected->closed"}
+	for i := range 200 {
+		var got []string // written by the dispatcher, then by Close; read after Close
+		c, err := realtime.New(srv.URL(), &realtime.Options{
+			OnStateChange: func(ch realtime.StateChange) {
+				got = append(got, ch.From.String()+"->"+ch.To.String())
+			},
+		})
+		require.NoError(t, err)
+		require.NoError(t, c.Connect(ctx))
+		require.NoError(t, c.Close())
+		require.Equal(t, want, got, "round %d", i)
+	}
+}
+
 func TestCloseWithoutConnect(t *testing.T) {
 	c, err := realtime.New("http://127.0.0.1:1", nil)
 	require.NoError(t, err)
