@@ -18,20 +18,23 @@ type item struct {
 }
 
 // dispatcher runs user code, one call at a time in arrival order, on its
-// own goroutine: never on a reader, never under the client's lock.
+// own goroutine: never on a reader, never under the client's lock. The
+// goroutine exists only while something is queued, so an idle client pays
+// for no stack here.
 type dispatcher struct {
-	c      *Client
-	mu     sync.Mutex
-	q      []item
-	head   int
-	events int
-	kick   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	c       *Client
+	mu      sync.Mutex
+	q       []item
+	head    int
+	events  int
+	running bool // a goroutine is draining q
+	stopped bool
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func newDispatcher(c *Client) *dispatcher {
-	return &dispatcher{c: c, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	return &dispatcher{c: c, done: make(chan struct{})}
 }
 
 // deliver queues a message. The session's window bounds how many wait.
@@ -56,25 +59,36 @@ func (d *dispatcher) event(ch reconnect.Change) {
 		}
 	}
 	d.events++
+	d.pushLocked(item{change: &ch})
 	d.mu.Unlock()
-	d.push(item{change: &ch})
 }
 
 func (d *dispatcher) push(it item) {
 	d.mu.Lock()
-	d.q = append(d.q, it)
+	d.pushLocked(it)
 	d.mu.Unlock()
-	select {
-	case d.kick <- struct{}{}:
-	default:
+}
+
+// pushLocked queues it and starts the goroutine if none runs. Once stopped,
+// items only wait for takeChanges.
+func (d *dispatcher) pushLocked(it item) {
+	d.q = append(d.q, it)
+	if !d.running && !d.stopped {
+		d.running = true
+		d.wg.Add(1)
+		go d.run()
 	}
 }
 
+// pop takes the next item; when there is none it ends the goroutine's
+// turn (running = false) in the same step, so a push either sees it
+// running or starts another.
 func (d *dispatcher) pop() (item, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.head == len(d.q) {
 		d.q, d.head = d.q[:0], 0
+		d.running = false
 		return item{}, false
 	}
 	it := d.q[d.head]
@@ -92,25 +106,19 @@ func (d *dispatcher) pop() (item, bool) {
 	return it, true
 }
 
-func (d *dispatcher) run(wg *sync.WaitGroup) {
-	defer wg.Done()
+func (d *dispatcher) run() {
+	defer d.wg.Done()
 	for {
-		it, ok := d.pop()
-		if !ok {
-			select {
-			case <-d.kick:
-				continue
-			case <-d.done:
-				d.drain()
-				return
-			}
-		}
+		// Checked before taking an item, so nothing taken is ever put
+		// back; what is left waits for takeChanges.
 		select {
 		case <-d.done:
-			d.push(it)
-			d.drain()
 			return
 		default:
+		}
+		it, ok := d.pop()
+		if !ok {
+			return
 		}
 		if it.change != nil {
 			d.c.opts.OnStateChange(*it.change)
@@ -124,35 +132,32 @@ func (d *dispatcher) run(wg *sync.WaitGroup) {
 	}
 }
 
-// drain announces the state changes still queued; the messages are
-// dropped (unacknowledged, so a resumed session would get them again).
-func (d *dispatcher) drain() {
-	for {
-		it, ok := d.pop()
-		if !ok {
-			return
-		}
-		if it.change != nil {
-			d.c.opts.OnStateChange(*it.change)
-		}
-	}
-}
-
 // takeChanges removes and returns the state changes still queued, in
-// order, dropping queued messages as drain does. Only for use once run has
-// returned.
+// order, dropping queued messages (unacknowledged, so a resumed session
+// would get them again). Only for use after stop.
 func (d *dispatcher) takeChanges() []reconnect.Change {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var out []reconnect.Change
-	for {
-		it, ok := d.pop()
-		if !ok {
-			return out
-		}
+	for _, it := range d.q[d.head:] {
 		if it.change != nil {
 			out = append(out, *it.change)
 		}
 	}
+	d.q, d.head, d.events = nil, 0, 0
+	return out
 }
 
-// stop ends run; queued state changes are still announced, messages are not.
-func (d *dispatcher) stop() { d.once.Do(func() { close(d.done) }) }
+// stop ends the goroutine after the call it is making, if any, and waits
+// for it; nothing starts one afterwards. It must not be called from a
+// handler.
+func (d *dispatcher) stop() {
+	d.mu.Lock()
+	first := !d.stopped
+	d.stopped = true
+	d.mu.Unlock()
+	if first {
+		close(d.done)
+	}
+	d.wg.Wait()
+}

@@ -121,8 +121,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	if !c.started {
 		c.started = true
-		c.wg.Add(2)
-		go c.disp.run(&c.wg)
+		c.wg.Add(1)
 		go c.run()
 	}
 	c.mu.Unlock()
@@ -318,7 +317,9 @@ func (c *Client) handler(channel string) Handler {
 
 // Close ends the session on purpose (the server forgets it), stops every
 // goroutine of the client and waits for them. Messages not yet acknowledged
-// fail with ErrClosed. A second Close returns ErrClosed.
+// fail with ErrClosed. A second Close returns ErrClosed. Close waits for
+// the handler or OnStateChange call in progress, so it must not be called
+// from one (start a goroutine there instead).
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -335,7 +336,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	// The dispatcher and every goroutine that changes state have ended, and
 	// setState refuses changes once ctx is cancelled; what they queued after
-	// the dispatcher's last drain is announced here, before closed.
+	// the dispatcher stopped is announced here, before closed.
 	c.evMu.Lock()
 	late := c.disp.takeChanges()
 	ch, ok := c.state.Set(reconnect.Change{To: StateClosed, Reason: "closed by the application"})
