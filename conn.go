@@ -119,8 +119,18 @@ func (c *Client) connect(first bool) (*link, error) {
 		}
 		c.setState(reconnect.Change{To: to, Reason: "attempt failed", Err: err, Attempt: attempt, Delay: d})
 	}
-	l, err := backoff.Retry(c.ctx, op, backoff.WithBackOff(c.opts.Reconnect.BackOff()),
-		backoff.WithMaxElapsedTime(0), backoff.WithNotify(notify))
+	type result struct {
+		l   *link
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		l, err := backoff.Retry(c.ctx, op, backoff.WithBackOff(c.opts.Reconnect.BackOff()),
+			backoff.WithMaxElapsedTime(0), backoff.WithNotify(notify))
+		done <- result{l, err}
+	}()
+	r := <-done
+	l, err := r.l, r.err
 	if err != nil && c.ctx.Err() != nil {
 		return nil, nil
 	}
@@ -226,7 +236,7 @@ func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, err
 		return nil, &ProtocolError{Reason: "hello without heartbeat or session id"}
 	}
 	l := &link{hb: time.Duration(frames[0].Heartbeat) * time.Millisecond, readErr: make(chan error, 1)}
-	l.pending = append(l.pending, frames...)
+	l.pending = frames
 	return l, nil
 }
 
@@ -278,7 +288,9 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	c.opts.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
 
 	l.lastRecv.Store(now())
-	if err := c.process(l, l.pending[1:]); err != nil {
+	err = c.process(l, l.pending[1:])
+	l.pending = nil // and the message they were decoded from, for the link's life
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
