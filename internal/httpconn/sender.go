@@ -46,7 +46,8 @@ type SenderConfig struct {
 // it owns, so that at most one POST is in flight (which keeps the
 // messages in order) and whatever is queued while a POST is in flight goes
 // in the next one (which is what makes the HTTP transports' throughput
-// tolerable).
+// tolerable). The goroutine runs only while there is something to POST:
+// an idle connection pays for no stack here.
 type Sender struct {
 	cfg    SenderConfig
 	ctx    context.Context
@@ -57,14 +58,14 @@ type Sender struct {
 	count   int    // messages in body
 	hint    int    // capacity of the last body, to size the next one
 	closing bool
+	running bool // the goroutine is POSTing what is queued
 	drained bool // everything was POSTed before Close returned
 	err     error
 
-	wake   chan struct{} // cap 1: the queue or closing changed
-	space  chan struct{} // cap 1: the queue was taken
-	failed chan struct{} // closed when err is set
-	stop   chan struct{} // closed by Close: a blocked Send returns at once
-	done   chan struct{} // closed when the goroutine has returned
+	space  chan struct{}  // cap 1: the queue was taken
+	failed chan struct{}  // closed when err is set
+	stop   chan struct{}  // closed by Close: a blocked Send returns at once
+	wg     sync.WaitGroup // the goroutine, while running
 }
 
 // NewSender starts a Sender. Its POSTs carry ctx's values but not its
@@ -81,14 +82,11 @@ func NewSender(ctx context.Context, cfg SenderConfig) *Sender {
 	}
 	s := &Sender{
 		cfg:    cfg,
-		wake:   make(chan struct{}, 1),
 		space:  make(chan struct{}, 1),
 		failed: make(chan struct{}),
 		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go s.run()
 	return s
 }
 
@@ -115,8 +113,12 @@ func (s *Sender) Send(ctx context.Context, msg []byte) error {
 			}
 			s.body = batch.Append(s.body, msg)
 			s.count++
+			if !s.running {
+				s.running = true
+				s.wg.Add(1)
+				go s.run()
+			}
 			s.mu.Unlock()
-			signal(s.wake)
 			return nil
 		}
 		s.mu.Unlock()
@@ -151,13 +153,15 @@ func (s *Sender) Abort(err error) {
 func (s *Sender) Close(timeout time.Duration) error {
 	s.mu.Lock()
 	s.closing = true
+	if !s.running { // nothing queued: Send starts the goroutine for any
+		s.drained = s.err == nil
+	}
 	s.mu.Unlock()
 	close(s.stop)
-	signal(s.wake)
 	t := time.AfterFunc(timeout, func() {
 		s.Abort(fmt.Errorf("%s: close: queued messages not sent within %v", s.cfg.Name, timeout))
 	})
-	<-s.done
+	s.wg.Wait()
 	t.Stop()
 	s.cancel()
 	s.mu.Lock()
@@ -168,42 +172,36 @@ func (s *Sender) Close(timeout time.Duration) error {
 	return s.err
 }
 
+// run POSTs what is queued until the queue is empty, then ends; Send
+// starts it again. It stops for good at the first failed POST.
 func (s *Sender) run() {
-	defer close(s.done)
+	defer s.wg.Done()
 	for {
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
+		s.mu.Lock()
+		body := s.body
+		s.body, s.count = nil, 0
+		s.hint = max(s.hint/2, cap(body))
+		if len(body) == 0 || s.err != nil {
+			s.running = false
+			if s.closing {
+				s.drained = s.err == nil
+			}
+			s.mu.Unlock()
 			return
 		}
-		for {
-			s.mu.Lock()
-			body, closing := s.body, s.closing
-			s.body, s.count = nil, 0
-			s.hint = max(s.hint/2, cap(body))
-			s.mu.Unlock()
-			if len(body) == 0 {
-				if closing {
-					s.mu.Lock()
-					s.drained = s.err == nil
-					s.mu.Unlock()
-					return
-				}
-				break
+		s.mu.Unlock()
+		signal(s.space)
+		// The body is not reused after the POST: net/http may still read a
+		// request body after Do returns (an early response).
+		if err := s.post(body); err != nil {
+			if s.ctx.Err() != nil {
+				return // aborted: the error that did it is already set
 			}
-			signal(s.space)
-			// The body is not reused after the POST: net/http may still
-			// read a request body after Do returns (an early response).
-			if err := s.post(body); err != nil {
-				if s.ctx.Err() != nil {
-					return // aborted: the error that did it is already set
-				}
-				s.Abort(err)
-				if s.cfg.OnError != nil {
-					s.cfg.OnError(err)
-				}
-				return
+			s.Abort(err)
+			if s.cfg.OnError != nil {
+				s.cfg.OnError(err)
 			}
+			return
 		}
 	}
 }

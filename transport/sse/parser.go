@@ -69,7 +69,10 @@ func NewParser(r io.Reader, maxEvent int) *Parser {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEvent
 	}
-	return &Parser{r: bufio.NewReaderSize(r, 16<<10), max: maxEvent}
+	// 4 KiB, as net/http's own connection buffer: a larger one holds idle
+	// memory on every stream without reading more per call. Longer lines
+	// are assembled in p.line.
+	return &Parser{r: bufio.NewReaderSize(r, 4<<10), max: maxEvent}
 }
 
 // Next returns the next event. It returns io.EOF when the stream ends
