@@ -73,30 +73,57 @@ func startMockProcess(tb testing.TB) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
+// settle waits until the number of goroutines has not changed for 100 ms,
+// or 5 s have passed: goroutines that are ending must not be counted.
+func settle() {
+	deadline := time.Now().Add(5 * time.Second)
+	last, same := runtime.NumGoroutine(), 0
+	for same < 10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if n := runtime.NumGoroutine(); n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
+}
+
 // measureIdle connects n clients over tr to url and returns the cost of
-// each. Every client has its own HTTP transport, as a device running one
-// client would, so its HTTP connections and their goroutines count.
+// each: what the client adds to a process that already has an
+// http.Transport (its connections, their buffers and goroutines, its own).
 func measureIdle(tb testing.TB, url string, tr transport.Transport, n int) Footprint {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
+	// Each client gets its own http.Transport, as a process running one
+	// client has, so its pooled connections are its own (clients sharing a
+	// pool would reuse each other's idle connections, hiding their cost).
+	// The transports are made and used once before the first measure: the
+	// process has its http.Transport whether or not it runs a client.
+	hcs := make([]*http.Client, n)
+	for i := range hcs {
+		ht := http.DefaultTransport.(*http.Transport).Clone()
+		hcs[i] = &http.Client{Transport: ht}
+		if resp, err := hcs[i].Get(url + "/"); err == nil {
+			resp.Body.Close()
+		}
+		ht.CloseIdleConnections()
+	}
+	settle() // the closed connections' goroutines end
 	bytes0, g0 := liveBytes()
 	clients := make([]*realtime.Client, 0, n)
-	hts := make([]*http.Transport, 0, n)
 	defer func() {
 		for _, c := range clients {
 			_ = c.Close()
 		}
-		for _, ht := range hts {
-			ht.CloseIdleConnections()
+		for _, hc := range hcs {
+			hc.CloseIdleConnections()
 		}
 	}()
-	for range n {
-		ht := http.DefaultTransport.(*http.Transport).Clone()
-		hts = append(hts, ht)
+	for i := range n {
 		c, err := realtime.New(url, &realtime.Options{
 			Transports:      []transport.Transport{tr},
-			HTTPClient:      &http.Client{Transport: ht},
+			HTTPClient:      hcs[i],
 			UpgradeInterval: -1,
 		})
 		if err != nil {
@@ -108,7 +135,7 @@ func measureIdle(tb testing.TB, url string, tr transport.Transport, n int) Footp
 		}
 	}
 	// Let handshakes' short-lived goroutines and buffers finish.
-	time.Sleep(200 * time.Millisecond)
+	settle() // the handshakes' short-lived goroutines end
 	bytes1, g1 := liveBytes()
 	if *footprintProfile != "" {
 		writeHeapProfile(tb, *footprintProfile+"-"+tr.Name()+".pprof")
