@@ -47,7 +47,8 @@ type conn struct {
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
-	enc []byte
+	enc   []byte
+	watch *time.Timer // ends the connection when a send takes too long
 }
 
 func (c *conn) wakeup() {
@@ -115,6 +116,16 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	c.tc = tc
 	defer tc.Close()
 	defer cancel()
+	// Reads and sends take no ctx of their own (a per-call ctx costs an
+	// allocation and a registration each): ending ctx closes the transport,
+	// which ends them, and watch bounds each send.
+	defer context.AfterFunc(ctx, func() { _ = tc.Close() })()
+	c.watch = time.AfterFunc(time.Hour, func() {
+		srv.cfg.Logger.Debug("send not taken in time, closing", "conn", c.info.ID)
+		cancel()
+	})
+	c.watch.Stop()
+	defer c.watch.Stop()
 
 	// Registered under the lock that Close sets closed with, so that Close
 	// either stops this connection or it sees closed here.

@@ -10,7 +10,7 @@ import (
 func (c *conn) readLoop() {
 	var buf []codec.Frame
 	for {
-		msg, err := c.tc.Recv(c.ctx)
+		msg, err := c.tc.Recv(context.Background()) // ends when c.ctx does
 		if err != nil {
 			c.refuseRecv(err)
 			return

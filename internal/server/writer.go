@@ -125,9 +125,12 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 	if cap(msg) <= maxKeptBuffer {
 		c.enc = msg
 	}
+	// Bounded by the time a live peer needs to take it: past that, watch
+	// ends the connection, which ends the send.
 	hb := c.srv.cfg.Heartbeat
-	ctx, cancel := context.WithTimeout(c.ctx, hb+hb/2)
-	defer cancel()
+	c.watch.Reset(hb + hb/2)
+	defer c.watch.Stop()
+	ctx := context.Background()
 	if ids, ok := c.tc.(transport.IDSender); ok && id > 0 {
 		return ids.SendID(ctx, msg, id)
 	}
