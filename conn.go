@@ -24,6 +24,10 @@ const (
 	ackEvery = 64
 )
 
+// closeWait bounds what Close waits for the link: the goodbye frame, or a
+// send the server is not taking.
+const closeWait = time.Second
+
 // link is one live, handshaken transport connection.
 type link struct {
 	conn      transport.Conn
@@ -332,7 +336,7 @@ func (c *Client) read(l *link) {
 	defer c.wg.Done()
 	var frames []codec.Frame
 	for {
-		msg, err := l.conn.Recv(l.ctx)
+		msg, err := l.conn.Recv(context.Background()) // ends when serveLink closes the conn
 		if err != nil {
 			if errors.Is(err, transport.ErrTooLarge) {
 				err = &ProtocolError{Reason: "message over the size limit", Err: err}
@@ -428,6 +432,15 @@ func (c *Client) write(l *link) (*link, error) {
 	defer ack.Stop()
 	ackArmed := false
 	budget := c.opts.MaxMessageSize / 2
+	// Sends take no ctx of their own (one costs an allocation and a
+	// registration per call): watch bounds each by the time a live server
+	// needs to take it, closing the conn, which ends the send.
+	// Close shortens that to closeWait, so a wedged server cannot hold it.
+	var stuck atomic.Bool
+	watch := time.AfterFunc(time.Hour, func() { stuck.Store(true); l.conn.Close() })
+	watch.Stop()
+	defer watch.Stop()
+	defer context.AfterFunc(c.ctx, func() { watch.Reset(closeWait) })()
 	var frames []codec.Frame
 	var buf []byte
 	mono, wall := now(), wallNow()
@@ -497,7 +510,13 @@ func (c *Client) write(l *link) (*link, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := l.conn.Send(l.ctx, buf); err != nil {
+		watch.Reset(dead)
+		err = l.conn.Send(context.Background(), buf)
+		watch.Stop()
+		if err != nil {
+			if stuck.Load() {
+				return nil, fmt.Errorf("realtime: a send was not taken within %v: the server is not reading", dead)
+			}
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first
 				l.readErr <- rerr
@@ -519,7 +538,7 @@ func (c *Client) sendClose(l *link) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
 	defer cancel()
 	_ = l.conn.Send(ctx, msg)
 }

@@ -1,17 +1,22 @@
 package realtime_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	cws "github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/mock"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
@@ -133,4 +138,115 @@ func TestDropOldestPolicy(t *testing.T) {
 	require.Equal(t, "failed", r1.Status())
 	require.Equal(t, "queued", r2.Status())
 	require.Equal(t, "queued", r3.Status())
+}
+
+// deafServer completes the handshake, then sends pings every 50 ms and
+// never reads again, as a server whose process is wedged but whose socket
+// is open: the client's sends fill the socket and block.
+func deafServer(t *testing.T, hb time.Duration) string {
+	cd := codec.ByName("json")
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		ws, err := cws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+			ws.CloseNow()
+		}()
+		if _, _, err := ws.Read(ctx); err != nil { // connect
+			return
+		}
+		hello, _ := cd.Encode(nil, codec.Frame{Type: codec.TypeHello, Version: codec.Version, Session: "s", Token: "t", Heartbeat: uint32(hb / time.Millisecond)})
+		ping, _ := cd.Encode(nil, codec.Frame{Type: codec.TypePing})
+		if ws.Write(ctx, cws.MessageText, hello) != nil {
+			return
+		}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if ws.Write(ctx, cws.MessageText, ping) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(func() { close(done); ts.CloseClientConnections(); ts.Close(); wg.Wait() })
+	return ts.URL
+}
+
+// A server that stays connected and keeps sending, but stops reading:
+// the client's send blocks once the socket is full. The client ends the
+// link after heartbeat + grace instead of waiting for TCP to give up.
+func TestSendNotTakenEndsLink(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	url := deafServer(t, 200*time.Millisecond)
+	rec := newRecorder()
+	c, err := realtime.New(url, &realtime.Options{
+		Transports:     []transport.Transport{websocket.Transport{}},
+		HeartbeatGrace: 100 * time.Millisecond,
+		OnStateChange:  rec.change,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.Connect(ctx))
+	data := bytes.Repeat([]byte("x"), 60<<10)
+	for range 200 { // 12 MB: far more than the socket buffers on both ends hold
+		_, err := c.PublishAsync("a", data)
+		require.NoError(t, err)
+	}
+	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+	require.ErrorContains(t, lost.Err, "not taken within 300ms")
+}
+
+// Close does not wait out the heartbeat for a send the server is not
+// taking: it gives the link closeWait (1 s) and goes.
+func TestCloseDoesNotWaitForSendNotTaken(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	url := deafServer(t, 10*time.Second)
+	c, err := realtime.New(url, &realtime.Options{
+		Transports:  []transport.Transport{websocket.Transport{}},
+		OutboxBytes: 64 << 20,
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Connect(ctx))
+	data := bytes.Repeat([]byte("x"), 60<<10)
+	for range 600 { // 36 MB: more than the socket buffers on both ends hold
+		_, err := c.PublishAsync("a", data)
+		require.NoError(t, err)
+	}
+	// The writer is blocked in a send once Sent stops moving short of all.
+	last, still := uint64(0), 0
+	for still < 6 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the writer never blocked")
+		case <-time.After(50 * time.Millisecond):
+		}
+		s := c.Stats()
+		if s.Sent == last && s.Sent < s.Published {
+			still++
+		} else {
+			last, still = s.Sent, 0
+		}
+	}
+	start := time.Now()
+	require.NoError(t, c.Close())
+	require.Less(t, time.Since(start), 5*time.Second, "Close waited for the heartbeat (10 s)")
 }
