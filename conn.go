@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,80 @@ type link struct {
 	upgrade   chan probed     // a better transport, dialled by the probe
 	lastRecv  atomic.Int64    // monotonic nanoseconds since the client's epoch
 	readErr   chan error      // the reader's final error, buffered
+	dog       watchdog
+}
+
+// watchdog ends a link, from a timer, when the server has sent nothing for
+// heartbeat + grace (a dead or half-open connection), or when a send has
+// not been taken for as long (a server that stopped reading): it closes
+// the conn, which ends the reader and any send. One timer serves both, so
+// reads and sends need no ctx of their own, and a send costs two stores.
+type watchdog struct {
+	l       *link
+	dead    time.Duration
+	t       *time.Timer
+	sending atomic.Int64 // now() when the send under way began; 0 if none
+	closing atomic.Bool  // Close was called: a send gets closeWait at most
+	stopped atomic.Bool  // the link's writer has returned
+
+	mu  sync.Mutex
+	err error // why it closed the link
+}
+
+func (w *watchdog) start(l *link, dead time.Duration) {
+	w.l, w.dead = l, dead
+	w.t = time.AfterFunc(dead, w.check)
+}
+
+func (w *watchdog) stop() {
+	w.stopped.Store(true)
+	w.t.Stop()
+}
+
+// closeSoon is called by Close: a send still waiting after closeWait ends.
+func (w *watchdog) closeSoon() {
+	w.closing.Store(true)
+	if !w.stopped.Load() {
+		w.t.Reset(closeWait)
+	}
+}
+
+func (w *watchdog) cause() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *watchdog) check() {
+	if w.stopped.Load() {
+		return
+	}
+	n := now()
+	next := w.dead
+	var err error
+	if s := w.sending.Load(); s != 0 {
+		limit := w.dead
+		if w.closing.Load() {
+			limit = closeWait
+		}
+		if d := time.Duration(n - s); d >= limit {
+			err = fmt.Errorf("realtime: a send was not taken within %v: the server is not reading", limit)
+		} else {
+			next = limit - d
+		}
+	}
+	idle := time.Duration(n - w.l.lastRecv.Load())
+	if err == nil && idle >= w.dead {
+		err = fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), w.l.hb)
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+		w.l.conn.Close()
+		return
+	}
+	w.t.Reset(min(next, w.dead-idle))
 }
 
 var epoch = time.Now()
@@ -313,7 +388,9 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	if next != nil {
 		return next, nil
 	}
-	if err == nil {
+	if derr := l.dog.cause(); derr != nil {
+		err = derr // what the reader and writer saw was the watchdog closing the conn
+	} else if err == nil {
 		err = rerr
 	}
 	return nil, err
@@ -422,25 +499,26 @@ func (c *Client) processed(epoch, seq uint64, delivered bool) {
 // session has to send, coalescing frames, acknowledgements and heartbeats
 // into as few messages as it can.
 func (c *Client) write(l *link) (*link, error) {
-	dead := l.hb + c.opts.grace(l.hb)
-	live := time.NewTimer(dead)
-	defer live.Stop()
+	l.dog.start(l, l.hb+c.opts.grace(l.hb))
+	defer l.dog.stop()
+	c.mu.Lock()
+	c.dog = &l.dog
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.dog = nil
+		c.mu.Unlock()
+	}()
 	beat := time.NewTimer(l.hb)
 	defer beat.Stop()
-	ack := time.NewTimer(ackDelay)
-	ack.Stop()
-	defer ack.Stop()
-	ackArmed := false
+	var ack *time.Timer // made when an ack first waits: many clients never receive
+	var ackC <-chan time.Time
+	defer func() {
+		if ack != nil {
+			ack.Stop()
+		}
+	}()
 	budget := c.opts.MaxMessageSize / 2
-	// Sends take no ctx of their own (one costs an allocation and a
-	// registration per call): watch bounds each by the time a live server
-	// needs to take it, closing the conn, which ends the send.
-	// Close shortens that to closeWait, so a wedged server cannot hold it.
-	var stuck atomic.Bool
-	watch := time.AfterFunc(time.Hour, func() { stuck.Store(true); l.conn.Close() })
-	watch.Stop()
-	defer watch.Stop()
-	defer context.AfterFunc(c.ctx, func() { watch.Reset(closeWait) })()
 	var frames []codec.Frame
 	var buf []byte
 	mono, wall := now(), wallNow()
@@ -462,17 +540,10 @@ func (c *Client) write(l *link) (*link, error) {
 			c.startProbe(l)
 			continue
 		case <-c.wake:
-		case <-ack.C:
-			ackArmed, sendAck = false, true
+		case <-ackC:
+			ackC, sendAck = nil, true
 		case <-beat.C:
 			sendPing = true
-		case <-live.C:
-			idle := time.Duration(now() - l.lastRecv.Load())
-			if idle >= dead {
-				return nil, fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), l.hb)
-			}
-			live.Reset(dead - idle)
-			continue
 		}
 		if m, w := now(), wallNow(); w.Sub(wall)-time.Duration(m-mono) > l.hb {
 			return nil, errClockJump
@@ -485,13 +556,17 @@ func (c *Client) write(l *link) (*link, error) {
 			if sendAck || c.sess.Unacked() >= ackEvery || len(frames) > 0 {
 				frames = append(frames, codec.Frame{Type: codec.TypeAck, Ack: a})
 				c.sess.AckSent(a)
-				if ackArmed {
+				if ackC != nil {
 					ack.Stop()
-					ackArmed = false
+					ackC = nil
 				}
-			} else if !ackArmed {
-				ack.Reset(ackDelay)
-				ackArmed = true
+			} else if ackC == nil {
+				if ack == nil {
+					ack = time.NewTimer(ackDelay)
+				} else {
+					ack.Reset(ackDelay)
+				}
+				ackC = ack.C
 			}
 		}
 		more := c.sess.Pending()
@@ -510,13 +585,10 @@ func (c *Client) write(l *link) (*link, error) {
 		if err != nil {
 			return nil, err
 		}
-		watch.Reset(dead)
-		err = l.conn.Send(context.Background(), buf)
-		watch.Stop()
+		l.dog.sending.Store(now())
+		err = l.conn.Send(context.Background(), buf) // bounded by l.dog
+		l.dog.sending.Store(0)
 		if err != nil {
-			if stuck.Load() {
-				return nil, fmt.Errorf("realtime: a send was not taken within %v: the server is not reading", dead)
-			}
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first
 				l.readErr <- rerr

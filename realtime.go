@@ -73,7 +73,8 @@ type Client struct {
 	closed    bool
 	transport string
 	lastErr   error
-	failed    error // set once Failed: the error that ended the client
+	failed    error     // set once Failed: the error that ended the client
+	dog       *watchdog // the live link's, while its writer runs
 	count     counts
 	attempts  []fallback.Attempt // of the last negotiation
 }
@@ -327,8 +328,12 @@ func (c *Client) Close() error {
 		return ErrClosed
 	}
 	c.closed = true
+	dog := c.dog
 	c.mu.Unlock()
 	c.cancel()
+	if dog != nil { // a send the server does not take must not hold Close
+		dog.closeSoon()
+	}
 	c.disp.stop()
 	c.wg.Wait()
 	c.mu.Lock()
