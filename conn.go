@@ -40,6 +40,7 @@ type link struct {
 	lastRecv  atomic.Int64    // monotonic nanoseconds since the client's epoch
 	readErr   chan error      // the reader's final error, buffered
 	dog       watchdog
+	closeOnce sync.Once // closeLink's
 }
 
 // watchdog ends a link, from a timer, when the server has sent nothing for
@@ -48,19 +49,20 @@ type link struct {
 // the conn, which ends the reader and any send. One timer serves both, so
 // reads and sends need no ctx of their own, and a send costs two stores.
 type watchdog struct {
-	l       *link
-	dead    time.Duration
-	t       *time.Timer
-	sending atomic.Int64 // now() when the send under way began; 0 if none
-	closing atomic.Bool  // Close was called: a send gets closeWait at most
-	stopped atomic.Bool  // the link's writer has returned
+	l         *link
+	dead      time.Duration
+	closeLink func()
+	t         *time.Timer
+	sending   atomic.Int64 // now() when the send under way began; 0 if none
+	closing   atomic.Bool  // Close was called: a send gets closeWait at most
+	stopped   atomic.Bool  // the link's writer has returned
 
 	mu  sync.Mutex
 	err error // why it closed the link
 }
 
-func (w *watchdog) start(l *link, dead time.Duration) {
-	w.l, w.dead = l, dead
+func (w *watchdog) start(l *link, dead time.Duration, closeLink func()) {
+	w.l, w.dead, w.closeLink = l, dead, closeLink
 	w.t = time.AfterFunc(dead, w.check)
 }
 
@@ -109,7 +111,7 @@ func (w *watchdog) check() {
 		w.mu.Lock()
 		w.err = err
 		w.mu.Unlock()
-		w.l.conn.Close()
+		w.closeLink()
 		return
 	}
 	w.t.Reset(min(next, w.dead-idle))
@@ -337,7 +339,7 @@ func (c *Client) serve(l *link) error {
 // serveLink runs one link. It returns the next link when the session moved
 // onto a better transport, or the error that ended the link.
 func (c *Client) serveLink(l *link, reason string) (*link, error) {
-	defer l.conn.Close()
+	defer c.closeLink(l)
 	hello := l.pending[0]
 	c.mu.Lock()
 	continued, err := c.sess.Hello(hello, c.opts.ResendOnSessionLoss)
@@ -379,7 +381,7 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	go c.read(l)
 	c.startProbe(l)
 	next, err := c.write(l)
-	l.conn.Close() // unblocks the reader
+	c.closeLink(l) // unblocks the reader
 	cancel()       // and the probe
 	rerr := <-l.readErr
 	c.mu.Lock()
@@ -394,6 +396,29 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 		err = rerr
 	}
 	return nil, err
+}
+
+// closeLink closes l's conn on a goroutine of the client's own: an HTTP
+// transport's Close flushes what is queued and DELETEs the connection,
+// which takes up to 2 s on a dead path, and a reconnect must not wait for
+// it. Closing ends l's reader and any send at once.
+func (c *Client) closeLink(l *link) {
+	l.closeOnce.Do(func() {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			l.conn.Close()
+		}()
+	})
+}
+
+// abortLink ends l's conn at once, when the watchdog found it dead: no
+// goodbye, which could only time out.
+func (c *Client) abortLink(l *link) {
+	if a, ok := l.conn.(transport.Aborter); ok {
+		a.Abort()
+	}
+	c.closeLink(l)
 }
 
 // resubscribeLocked renews every subscription after a lost session, ahead
@@ -431,7 +456,7 @@ func (c *Client) read(l *link) {
 		}
 		if err != nil {
 			l.readErr <- err
-			l.conn.Close()
+			c.closeLink(l)
 			c.signal()
 			return
 		}
@@ -499,7 +524,7 @@ func (c *Client) processed(epoch, seq uint64, delivered bool) {
 // session has to send, coalescing frames, acknowledgements and heartbeats
 // into as few messages as it can.
 func (c *Client) write(l *link) (*link, error) {
-	l.dog.start(l, l.hb+c.opts.grace(l.hb))
+	l.dog.start(l, l.hb+c.opts.grace(l.hb), func() { c.abortLink(l) })
 	defer l.dog.stop()
 	c.mu.Lock()
 	c.dog = &l.dog

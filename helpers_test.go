@@ -3,6 +3,8 @@ package realtime_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -134,4 +136,100 @@ func newServer(t *testing.T, opts *mock.Options) *mock.Server {
 	srv := mock.NewServer(opts)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// stallProxy forwards TCP connections to a target on 127.0.0.1 and can
+// stall them all: while stalled it forwards nothing either way but keeps
+// every connection open, as a dead path does (a half-open connection, a
+// router that dropped its state).
+type stallProxy struct {
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	stalled bool
+	resume  chan struct{} // closed when a stall ends
+	wg      sync.WaitGroup
+	conns   map[net.Conn]struct{}
+}
+
+func newStallProxy(t *testing.T, targetURL string) (*stallProxy, string) {
+	t.Helper()
+	u, err := url.Parse(targetURL)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &stallProxy{ln: ln, target: u.Host, resume: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	close(p.resume)
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p, "http://" + ln.Addr().String()
+}
+
+func (p *stallProxy) stall(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if on && !p.stalled {
+		p.resume = make(chan struct{})
+	} else if !on && p.stalled {
+		close(p.resume)
+	}
+	p.stalled = on
+}
+
+func (p *stallProxy) gate() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resume
+}
+
+func (p *stallProxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(in, out)
+		go p.pipe(out, in)
+	}
+}
+
+// pipe copies src to dst, holding each chunk while the proxy is stalled.
+func (p *stallProxy) pipe(src, dst net.Conn) {
+	defer p.wg.Done()
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			<-p.gate()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *stallProxy) close() {
+	p.ln.Close()
+	p.stall(false)
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
 }

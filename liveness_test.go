@@ -27,12 +27,23 @@ import (
 // says why. Sends still go through, so the server keeps the connection and
 // only the client's own liveness check can notice.
 type freezer struct {
-	websocket.Transport
-	frozen atomic.Bool
+	transport.Transport // websocket when nil
+	frozen              atomic.Bool
+}
+
+func (f *freezer) Name() string {
+	if f.Transport == nil {
+		return "websocket"
+	}
+	return f.Transport.Name()
 }
 
 func (f *freezer) Dial(ctx context.Context, u string, cfg transport.Config) (transport.Conn, error) {
-	c, err := f.Transport.Dial(ctx, u, cfg)
+	tr := f.Transport
+	if tr == nil {
+		tr = websocket.Transport{}
+	}
+	c, err := tr.Dial(ctx, u, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +86,40 @@ func TestSilentLinkIsDeclaredDeadAfterHeartbeatAndGrace(t *testing.T) {
 	_, err := c.WaitForState(ctx, realtime.StateConnected)
 	require.NoError(t, err)
 	roundTrip(t, ctx, srv, c)
+}
+
+// A path that goes dead (every byte held, no connection closed) is given
+// up after heartbeat + grace on every transport, and the reconnect does
+// not wait for the dead link's close: an HTTP transport's close flushes
+// and DELETEs into the dead path for up to 2 s.
+func TestDeadPathIsLeftPromptlyOnEveryTransport(t *testing.T) {
+	for _, tr := range realtime.DefaultTransports() {
+		t.Run(tr.Name(), func(t *testing.T) {
+			ctx := testCtx(t, 10*time.Second)
+			srv := newServer(t, &mock.Options{Heartbeat: 100 * time.Millisecond})
+			p, url := newStallProxy(t, srv.URL())
+			rec := newRecorder()
+			c, err := realtime.New(url, &realtime.Options{
+				Transports:      []transport.Transport{tr},
+				HeartbeatGrace:  100 * time.Millisecond,
+				UpgradeInterval: -1,
+				OnStateChange:   rec.change,
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			require.NoError(t, c.Connect(ctx))
+			p.stall(true)
+			start := time.Now()
+			lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+			took := time.Since(start)
+			p.stall(false)
+			require.ErrorContains(t, lost.Err, "no frame from the server")
+			require.Less(t, took, time.Second, "dead after 200 ms; the close of the dead link must not delay the reconnect")
+			_, err = c.WaitForState(ctx, realtime.StateConnected)
+			require.NoError(t, err)
+			require.NoError(t, c.Publish(ctx, "a", []byte("after")))
+		})
+	}
 }
 
 // A wall clock that jumps ahead (the device slept) makes the client drop

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"runtime"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/transport"
@@ -38,25 +41,25 @@ func liveBytes() (uint64, int) {
 
 // startMockProcess runs the mock server in a child process, so that none of
 // its memory or goroutines is counted against the clients.
-func startMockProcess(tb testing.TB) (string, error) {
+func startMockProcess(tb testing.TB) (mockURL, rawURL string, err error) {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	cmd := exec.Command(exe, "-test.run", "^$")
 	cmd.Env = append(os.Environ(), serveEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	tb.Cleanup(func() {
 		stdin.Close()
@@ -69,8 +72,12 @@ func startMockProcess(tb testing.TB) (string, error) {
 			<-done
 		}
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	return strings.TrimSpace(line), err
+	br := bufio.NewReader(stdout)
+	if mockURL, err = br.ReadString('\n'); err != nil {
+		return "", "", err
+	}
+	rawURL, err = br.ReadString('\n')
+	return strings.TrimSpace(mockURL), strings.TrimSpace(rawURL), err
 }
 
 // settle waits until the number of goroutines has not changed for 100 ms,
@@ -88,10 +95,11 @@ func settle() {
 	}
 }
 
-// measureIdle connects n clients over tr to url and returns the cost of
-// each: what the client adds to a process that already has an
-// http.Transport (its connections, their buffers and goroutines, its own).
-func measureIdle(tb testing.TB, url string, tr transport.Transport, n int) Footprint {
+// measureIdle connects n clients, each made by connect with an HTTP client
+// of its own, and returns the cost of each: what it adds to a process that
+// already has an http.Transport (its connections, their buffers and
+// goroutines, its own state). connect returns the client's closer.
+func measureIdle(tb testing.TB, url, name string, n int, connect func(ctx context.Context, hc *http.Client) (func(), error)) Footprint {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
@@ -111,34 +119,26 @@ func measureIdle(tb testing.TB, url string, tr transport.Transport, n int) Footp
 	}
 	settle() // the closed connections' goroutines end
 	bytes0, g0 := liveBytes()
-	clients := make([]*realtime.Client, 0, n)
+	closers := make([]func(), 0, n)
 	defer func() {
-		for _, c := range clients {
-			_ = c.Close()
+		for _, c := range closers {
+			c()
 		}
 		for _, hc := range hcs {
 			hc.CloseIdleConnections()
 		}
 	}()
 	for i := range n {
-		c, err := realtime.New(url, &realtime.Options{
-			Transports:      []transport.Transport{tr},
-			HTTPClient:      hcs[i],
-			UpgradeInterval: -1,
-		})
+		c, err := connect(ctx, hcs[i])
 		if err != nil {
 			tb.Fatal(err)
 		}
-		clients = append(clients, c)
-		if err := c.Connect(ctx); err != nil {
-			tb.Fatal(err)
-		}
+		closers = append(closers, c)
 	}
-	// Let handshakes' short-lived goroutines and buffers finish.
 	settle() // the handshakes' short-lived goroutines end
 	bytes1, g1 := liveBytes()
 	if *footprintProfile != "" {
-		writeHeapProfile(tb, *footprintProfile+"-"+tr.Name()+".pprof")
+		writeHeapProfile(tb, *footprintProfile+"-"+name+".pprof")
 	}
 	return Footprint{
 		Bytes:      (float64(bytes1) - float64(bytes0)) / float64(n),
@@ -146,22 +146,147 @@ func measureIdle(tb testing.TB, url string, tr transport.Transport, n int) Footp
 	}
 }
 
+// sdkClient connects a realtime.Client limited to tr, upgrades off.
+func sdkClient(url string, tr transport.Transport) func(context.Context, *http.Client) (func(), error) {
+	return func(ctx context.Context, hc *http.Client) (func(), error) {
+		c, err := realtime.New(url, &realtime.Options{
+			Transports:      []transport.Transport{tr},
+			HTTPClient:      hc,
+			UpgradeInterval: -1,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Connect(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return func() { _ = c.Close() }, nil
+	}
+}
+
+// Raw idle clients: the least a hand-written client of each transport
+// holds to receive at any moment and to send. Each has a goroutine reading
+// (a client must read to see pings or the end); the HTTP ones also keep
+// the pooled connection of one POST, as a client that has sent anything
+// does.
+
+func rawWSClient(url string) func(context.Context, *http.Client) (func(), error) {
+	return func(ctx context.Context, hc *http.Client) (func(), error) {
+		c, _, err := websocket.Dial(ctx, url+"/ws", &websocket.DialOptions{HTTPClient: hc})
+		if err != nil {
+			return nil, err
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		return func() { _ = c.CloseNow(); <-done }, nil
+	}
+}
+
+func rawSSEClient(url string) func(context.Context, *http.Client) (func(), error) {
+	return func(ctx context.Context, hc *http.Client) (func(), error) {
+		sctx, cancel := context.WithCancel(context.Background())
+		req, err := http.NewRequestWithContext(sctx, http.MethodGet, url+"/sse", nil)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer resp.Body.Close()
+			br := bufio.NewReader(resp.Body)
+			for {
+				if _, err := br.ReadSlice('\n'); err != nil && err != bufio.ErrBufferFull {
+					return
+				}
+			}
+		}()
+		// While the stream holds one connection: a POST needs another.
+		if err := Post(ctx, hc, url+"/post", []byte("x")); err != nil {
+			cancel()
+			<-done
+			return nil, err
+		}
+		return func() { cancel(); <-done }, nil
+	}
+}
+
+func rawLongPollClient(url string) func(context.Context, *http.Client) (func(), error) {
+	return func(ctx context.Context, hc *http.Client) (func(), error) {
+		polling := make(chan struct{}, 1)
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+			select {
+			case polling <- struct{}{}:
+			default:
+			}
+		}}
+		pctx, cancel := context.WithCancel(httptrace.WithClientTrace(context.Background(), trace))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for pctx.Err() == nil {
+				if _, err := Poll(pctx, hc, url+"/poll", func([]byte) {}); err != nil {
+					return
+				}
+			}
+		}()
+		// While a poll holds one connection: a POST needs another.
+		var err error
+		select {
+		case <-polling:
+			err = Post(ctx, hc, url+"/post", []byte("x"))
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			cancel()
+			<-done
+			return nil, err
+		}
+		return func() { cancel(); <-done }, nil
+	}
+}
+
 // BenchmarkFootprint is a measurement, not a timing: run it with
-// -benchtime 1x; b.N larger only repeats it.
+// -benchtime 1x; b.N larger only repeats it. Each transport is measured
+// for the SDK and for the raw client of the same transport.
 func BenchmarkFootprint(b *testing.B) {
 	for _, tr := range transports() {
-		b.Run(tr.Name(), func(b *testing.B) {
-			url, err := startMockProcess(b)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var f Footprint
-			for range b.N {
-				f = measureIdle(b, url, tr, *footprintClients)
-			}
-			b.ReportMetric(f.Bytes, "bytes/client")
-			b.ReportMetric(f.Goroutines, "goroutines/client")
-		})
+		raw := map[string]func(string) func(context.Context, *http.Client) (func(), error){
+			"websocket": rawWSClient, "sse": rawSSEClient, "longpoll": rawLongPollClient,
+		}[tr.Name()]
+		for _, kind := range []string{"", "raw-"} {
+			name := kind + tr.Name()
+			b.Run(name, func(b *testing.B) {
+				mockURL, rawURL, err := startMockProcess(b)
+				if err != nil {
+					b.Fatal(err)
+				}
+				connect := sdkClient(mockURL, tr)
+				if kind != "" {
+					connect = raw(rawURL)
+				}
+				var f Footprint
+				for range b.N {
+					f = measureIdle(b, mockURL, name, *footprintClients, connect)
+				}
+				b.ReportMetric(f.Bytes, "bytes/client")
+				b.ReportMetric(f.Goroutines, "goroutines/client")
+			})
+		}
 	}
 }
 

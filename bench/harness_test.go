@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,21 +38,35 @@ func TestHarness(t *testing.T) {
 }
 
 func TestFootprint(t *testing.T) {
-	url, err := startMockProcess(t)
+	url, rawURL, err := startMockProcess(t)
 	if errors.Is(err, syscall.ENOEXEC) {
 		// Under qemu-user without binfmt_misc the test binary cannot
 		// exec itself; the measurement's code paths are the same.
-		t.Logf("cannot run the mock in a child process (%v); serving it in this one", err)
+		t.Logf("cannot run the servers in a child process (%v); serving them in this one", err)
 		srv := mock.NewServer(nil)
 		t.Cleanup(srv.Close)
 		url = srv.URL()
+		raw, err := Serve(rawIdleMux())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(raw.Close)
+		rawURL = raw.URL
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	raws := map[string]func(string) func(context.Context, *http.Client) (func(), error){
+		"websocket": rawWSClient, "sse": rawSSEClient, "longpoll": rawLongPollClient,
+	}
 	for _, tr := range transports() {
-		f := measureIdle(t, url, tr, 5)
-		if f.Goroutines <= 0 {
-			t.Errorf("%s: %v goroutines per client; an idle client has at least its reader", tr.Name(), f.Goroutines)
+		for name, connect := range map[string]func(context.Context, *http.Client) (func(), error){
+			tr.Name():          sdkClient(url, tr),
+			"raw-" + tr.Name(): raws[tr.Name()](rawURL),
+		} {
+			f := measureIdle(t, url, name, 5, connect)
+			if f.Goroutines <= 0 {
+				t.Errorf("%s: %v goroutines per client; an idle client has at least its reader", name, f.Goroutines)
+			}
 		}
 	}
 }

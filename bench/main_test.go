@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/realtimekit/realtime/mock"
 	"go.uber.org/goleak"
@@ -24,12 +26,30 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// serveMock prints the server's URL and serves until stdin closes, which
+// rawIdleMux serves the endpoints of the raw idle clients.
+func rawIdleMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/ws", WSEcho())
+	mux.Handle("/sse", SSE(nil))                       // holds the stream open, sends nothing
+	mux.Handle("/poll", LongPoll(nil, 25*time.Second)) // holds each poll
+	mux.Handle("/post", Sink())
+	return mux
+}
+
+// serveMock prints the mock server's URL, then that of the raw endpoints
+// the footprint baselines use, and serves until stdin closes, which
 // happens when the parent exits for any reason, so no server outlives it.
 func serveMock() {
 	srv := mock.NewServer(&mock.Options{MaxReceived: 1})
+	raw, err := Serve(rawIdleMux())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	fmt.Println(srv.URL())
+	fmt.Println(raw.URL)
 	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+	raw.Close()
 	srv.Close()
 	os.Exit(0)
 }

@@ -189,6 +189,15 @@ type IDSender interface {
 	SendID(ctx context.Context, msg []byte, id uint64) error
 }
 
+// Aborter is implemented by connections whose Close says goodbye to the
+// peer and waits a little for the answer (the WebSocket close handshake).
+// Abort ends the connection at once instead, ending Recv and Send: for a
+// connection known to be dead, on which a goodbye can only time out.
+// Calling Close after Abort returns at once.
+type Aborter interface {
+	Abort()
+}
+
 // IsBinary reports whether a handshake request asks for a binary codec
 // (codec=cbor). Server-side handlers use it to pick message framing.
 func IsBinary(r *http.Request) bool { return r.URL.Query().Get("codec") == "cbor" }

@@ -176,6 +176,15 @@ func (c *conn) mapRecvErr(err error) error {
 // Recv, which return an error wrapping net.ErrClosed, as do later calls.
 // Close always returns nil: whatever broke the connection is reported by
 // Send and Recv. Later calls wait for the first to finish.
+// Abort implements transport.Aborter: the connection ends without the
+// close handshake.
+func (c *conn) Abort() {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		_ = c.ws.CloseNow()
+	})
+}
+
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
