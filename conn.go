@@ -98,14 +98,14 @@ func (w *watchdog) check() {
 			limit = closeWait
 		}
 		if d := time.Duration(n - s); d >= limit {
-			err = fmt.Errorf("realtime: a send was not taken within %v: the server is not reading", limit)
+			err = fmt.Errorf("%w: a send was not taken within %v: the server is not reading", ErrLinkDead, limit)
 		} else {
 			next = limit - d
 		}
 	}
 	idle := time.Duration(n - w.l.lastRecv.Load())
 	if err == nil && idle >= w.dead {
-		err = fmt.Errorf("realtime: no frame from the server for %v (heartbeat %v)", idle.Round(time.Millisecond), w.l.hb)
+		err = fmt.Errorf("%w: no frame from the server for %v (heartbeat %v)", ErrLinkDead, idle.Round(time.Millisecond), w.l.hb)
 	}
 	if err != nil {
 		w.mu.Lock()

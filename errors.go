@@ -30,6 +30,13 @@ var ErrMessageTooLarge = errors.New("realtime: message too large")
 // follows it.
 var ErrUnauthorized = errors.New("realtime: unauthorized")
 
+// ErrLinkDead is wrapped by the error of a connection the client gave up
+// because the server sent nothing for heartbeat + grace (a dead or
+// half-open connection), or did not take a send for as long (a server that
+// stopped reading). It is the Err of the StateChange to reconnecting; the
+// client reconnects by itself.
+var ErrLinkDead = errors.New("realtime: connection dead")
+
 // ErrProtocol is wrapped by every *ProtocolError.
 var ErrProtocol = errors.New("realtime: protocol violation")
 

@@ -79,6 +79,7 @@ func TestSilentLinkIsDeclaredDeadAfterHeartbeatAndGrace(t *testing.T) {
 	start := time.Now()
 	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
 	took := time.Since(start)
+	require.ErrorIs(t, lost.Err, realtime.ErrLinkDead)
 	require.ErrorContains(t, lost.Err, "no frame from the server")
 	require.GreaterOrEqual(t, took, 150*time.Millisecond, "not before interval + grace")
 	require.Less(t, took, 2*time.Second)
@@ -257,6 +258,7 @@ func TestSendNotTakenEndsLink(t *testing.T) {
 		require.NoError(t, err)
 	}
 	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
+	require.ErrorIs(t, lost.Err, realtime.ErrLinkDead)
 	require.ErrorContains(t, lost.Err, "not taken within 300ms")
 }
 

@@ -73,8 +73,9 @@ type Options struct {
 	MaxMessageSize int
 
 	// HeartbeatGrace is how long past the server's heartbeat interval the
-	// client waits with nothing received before it declares the connection
-	// dead. Default half the interval, at least 1 s.
+	// client waits with nothing received, or with a send the server does
+	// not take, before it declares the connection dead (ErrLinkDead) and
+	// reconnects. Default half the interval, at least 1 s.
 	HeartbeatGrace time.Duration
 
 	// ResendOnSessionLoss, when true, resends the unacknowledged publishes

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -150,9 +151,9 @@ func (k *killer) reset(ctx context.Context, from int, strike func()) bool {
 	return ok
 }
 
-// heartbeatErr matches the client's error for a connection on which
-// nothing arrived for longer than heartbeat + grace. The client has no
-// typed error for it, so its text is the only evidence of the cause.
+// heartbeatErr reads the idle time out of the client's error for a
+// connection on which nothing arrived for longer than heartbeat + grace
+// (which wraps realtime.ErrLinkDead; only its text carries the time).
 var heartbeatErr = regexp.MustCompile(`no frame from the server for (\S+) \(heartbeat`)
 
 // detectSlack is what the idle time at detection may exceed heartbeat +
@@ -203,7 +204,7 @@ func detectedIdle(err error) (time.Duration, error) {
 		return 0, fmt.Errorf("no error")
 	}
 	m := heartbeatErr.FindStringSubmatch(err.Error())
-	if m == nil {
+	if !errors.Is(err, realtime.ErrLinkDead) || m == nil {
 		return 0, fmt.Errorf("not a heartbeat error: %v", err)
 	}
 	return time.ParseDuration(m[1])
