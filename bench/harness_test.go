@@ -95,6 +95,7 @@ BenchmarkPublishAcked/websocket/64-2   200   5185 ns/op   12.34 MB/s   300 msgs/
 BenchmarkPublishAcked/websocket/64-2   200   5185 ns/op   12.34 MB/s   200 msgs/s
 BenchmarkRaw/ws-ack64/64               200   11754 ns/op  5.44 MB/s    400 msgs/s
 BenchmarkFootprint/websocket-2 1 9 ns/op 20480 bytes/client 2 goroutines/client
+BenchmarkFootprint/raw-websocket-2 1 9 ns/op 10240 bytes/client 1 goroutines/client
 PASS
 `
 	res, err := Parse(strings.NewReader(out))
@@ -111,7 +112,7 @@ PASS
 		t.Errorf("missing %v, table:\n%s", missing, sb.String())
 	}
 	sb.Reset()
-	if m := res.FootprintTable(&sb, []string{"websocket"}); len(m) != 0 || !strings.Contains(sb.String(), "| 20.0 |") {
+	if m := res.FootprintTable(&sb, []string{"websocket"}); len(m) != 0 || !strings.Contains(sb.String(), "| 20.0 |") || !strings.Contains(sb.String(), "| 2.00x |") {
 		t.Errorf("missing %v, table:\n%s", m, sb.String())
 	}
 }

@@ -171,18 +171,30 @@ func (r Results) Table(w io.Writer, rows []Row) (missing []string) {
 	return slices.Compact(missing)
 }
 
-// FootprintTable writes the per-client footprint of each transport.
+// FootprintTable writes the per-client footprint of each transport, beside
+// that of the raw client of the same transport (BenchmarkFootprint/raw-*).
 func (r Results) FootprintTable(w io.Writer, transports []string) (missing []string) {
-	fmt.Fprintln(w, "| Transport | bytes/client (heap+stack) | KiB/client | goroutines/client |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintln(w, "| Transport | SDK bytes/client (heap+stack) | SDK KiB | SDK goroutines | raw bytes/client | raw KiB | raw goroutines | SDK/raw |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, tr := range transports {
-		name := "BenchmarkFootprint/" + tr
-		b, g := r.Stat(name, "bytes/client"), r.Stat(name, "goroutines/client")
+		sdk, raw := "BenchmarkFootprint/"+tr, "BenchmarkFootprint/raw-"+tr
+		b, g := r.Stat(sdk, "bytes/client"), r.Stat(sdk, "goroutines/client")
+		rb, rg := r.Stat(raw, "bytes/client"), r.Stat(raw, "goroutines/client")
 		if b.N == 0 || g.N == 0 {
-			missing = append(missing, name)
+			missing = append(missing, sdk)
+		}
+		if rb.N == 0 || rg.N == 0 {
+			missing = append(missing, raw)
+		}
+		if b.N == 0 || rb.N == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f | %s |\n", tr, fmtStat(b), b.Median/1024, fmtStat(g))
+		ratio := "—"
+		if rb.Median != 0 {
+			ratio = fmt.Sprintf("%.2fx", b.Median/rb.Median)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %.1f | %s | %s |\n",
+			tr, fmtStat(b), b.Median/1024, fmtStat(g), fmtStat(rb), rb.Median/1024, fmtStat(rg), ratio)
 	}
 	return missing
 }
