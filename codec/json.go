@@ -153,47 +153,90 @@ var jsonSafe = func() (t [256]bool) {
 const hexDigits = "0123456789abcdef"
 
 // appendEscaped appends the JSON string body of s, which must be valid
-// UTF-8. Runs of safe bytes are copied in one append, which is what makes
-// the common case of plain text cheap.
+// UTF-8. Runs of safe bytes are copied in one append, and found eight
+// bytes at a time while they are plain ASCII, which is what makes the
+// common case of plain text cheap.
 func appendEscaped[S string | []byte](dst []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if jsonSafe[c] {
-			i++
+		if i+8 <= len(s) && plainASCII8(load64(s, i)) {
+			i += 8
 			continue
 		}
-		if c == 0xE2 {
-			if i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xA8 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\u202`...)
-				dst = append(dst, hexDigits[s[i+2]&0xF])
-				i += 3
-				start = i
+		// At most the next 8 bytes one at a time (an escape may run past).
+		for end := min(i+8, len(s)); i < end; {
+			c := s[i]
+			if jsonSafe[c] {
+				i++
 				continue
 			}
+			if c == 0xE2 {
+				if i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xA8 {
+					dst = append(dst, s[start:i]...)
+					dst = append(dst, `\u202`...)
+					dst = append(dst, hexDigits[s[i+2]&0xF])
+					i += 3
+					start = i
+					continue
+				}
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
 			i++
-			continue
+			start = i
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// Eight bytes at a time, in a uint64 (SWAR): lo has 0x01 in every byte and
+// hi 0x80. The tests below are exact for "some byte is": they may misplace
+// which byte, which is why a hit falls back to looking byte by byte.
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// load64 reads 8 bytes of s from i; the byte order does not matter to the
+// tests below.
+func load64[S string | []byte](s S, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// hasZero8 is non-zero when some byte of w is 0.
+func hasZero8(w uint64) uint64 { return (w - lo8) &^ w & hi8 }
+
+// hasLess8 is non-zero when some byte of w is below n (n <= 0x80).
+func hasLess8(w uint64, n byte) uint64 { return (w - lo8*uint64(n)) &^ w & hi8 }
+
+// plainASCII8 reports whether all 8 bytes are ASCII that a JSON string
+// carries as is: no control character, quote or backslash.
+func plainASCII8(w uint64) bool {
+	return w&hi8|hasLess8(w, 0x20)|hasZero8(w^(lo8*'"'))|hasZero8(w^(lo8*'\\')) == 0
+}
+
+// noStringStop8 reports whether none of the 8 bytes ends a run of plain
+// JSON string contents (see jsonStringStop); bytes of UTF-8 sequences do
+// not.
+func noStringStop8(w uint64) bool {
+	return hasLess8(w, 0x20)|hasZero8(w^(lo8*'"'))|hasZero8(w^(lo8*'\\')) == 0
 }

@@ -124,6 +124,9 @@ func (d *jsonDecoder) str() (raw []byte, escaped bool, err error) {
 	d.pos++ // '"'
 	start := d.pos
 	for {
+		for d.pos+8 <= len(d.msg) && noStringStop8(load64(d.msg, d.pos)) {
+			d.pos += 8
+		}
 		for d.pos < len(d.msg) && !jsonStringStop[d.msg[d.pos]] {
 			d.pos++
 		}
