@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -43,6 +44,14 @@ func (j JSON) encode(dst []byte, frames []Frame) ([]byte, error) {
 	}
 	limit := limitOf(j.MaxSize)
 	start := len(dst)
+	// One allocation for the lot rather than a doubling per frame: plain
+	// text takes its length plus keys; escapes and base64 may still grow
+	// it. Capped by the limit, since more is never encoded.
+	need := 2
+	for i := range frames {
+		need += len(frames[i].Data) + len(frames[i].Data)/8 + len(frames[i].Channel) + len(frames[i].Reason) + 64
+	}
+	dst = slices.Grow(dst, min(need, limit+1))
 	batch := len(frames) > 1
 	if batch {
 		dst = append(dst, '[')
