@@ -82,8 +82,18 @@ func NewParser(r io.Reader, maxEvent int) *Parser {
 // error of the underlying reader is returned as is. Errors are final:
 // later calls return the same error.
 func (p *Parser) Next() (Event, error) {
+	typ, data, err := p.next()
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Type: string(typ), Data: string(data), ID: p.lastID, Retry: p.retry}, nil
+}
+
+// next is Next without the copies: typ and data are valid until the next
+// call.
+func (p *Parser) next() (typ, data []byte, err error) {
 	if p.err != nil {
-		return Event{}, p.err
+		return nil, nil, p.err
 	}
 	if !p.started {
 		p.started = true
@@ -96,17 +106,17 @@ func (p *Parser) Next() (Event, error) {
 				err = ErrTruncated
 			}
 			p.err = err
-			return Event{}, err
+			return nil, nil, err
 		}
 		if len(line) == 0 {
-			if ev, ok := p.dispatch(); ok {
-				return ev, nil
+			if typ, data, ok := p.dispatch(); ok {
+				return typ, data, nil
 			}
 			continue
 		}
 		if err := p.field(line); err != nil {
 			p.err = err
-			return Event{}, err
+			return nil, nil, err
 		}
 	}
 }
@@ -240,23 +250,30 @@ func (p *Parser) field(line []byte) error {
 	return nil
 }
 
-// dispatch ends a block, returning its event unless it had no data.
-func (p *Parser) dispatch() (Event, bool) {
+// dispatch ends a block, returning its event's type and data unless it had
+// no data. The views stay valid until the next field is read; a data
+// buffer grown past maxKept by a large event is let go, so that one burst
+// does not hold its size for the stream's life.
+func (p *Parser) dispatch() (typ, data []byte, ok bool) {
 	p.pending = false
 	p.lastID = p.id
 	if len(p.data) == 0 {
 		p.typ = p.typ[:0]
-		return Event{}, false
+		return nil, nil, false
 	}
-	ev := Event{
-		Type:  string(p.typ),
-		Data:  string(p.data[:len(p.data)-1]),
-		ID:    p.lastID,
-		Retry: p.retry,
-	}
+	typ, data = p.typ, p.data[:len(p.data)-1]
 	p.data, p.typ = p.data[:0], p.typ[:0]
-	return ev, true
+	if cap(p.data) > maxKept {
+		p.data = nil
+	}
+	if cap(p.line) > maxKept {
+		p.line = nil
+	}
+	return typ, data, true
 }
+
+// maxKept bounds the line and data buffers a Parser keeps between events.
+const maxKept = 64 << 10
 
 // parseRetry accepts ASCII digits only, as the spec says; a value too
 // large for a Duration is ignored like any other invalid one.

@@ -221,3 +221,21 @@ func BenchmarkParser(b *testing.B) {
 		}
 	}
 }
+
+// One large event must not leave its buffers behind for the stream's life:
+// an idle stream after a burst holds no more than maxKept.
+func TestLargeEventBuffersAreLetGo(t *testing.T) {
+	big := strings.Repeat("x", 3*maxKept)
+	p := NewParser(strings.NewReader("data: "+big+"\n\ndata: small\n\n"), 0)
+	ev, err := p.Next()
+	if err != nil || ev.Data != big {
+		t.Fatalf("first event: %v, %d bytes", err, len(ev.Data))
+	}
+	if cap(p.data) > maxKept || cap(p.line) > maxKept {
+		t.Fatalf("after a %d-byte event the parser keeps %d + %d bytes of buffer", len(big), cap(p.data), cap(p.line))
+	}
+	ev, err = p.Next()
+	if err != nil || ev.Data != "small" {
+		t.Fatalf("second event: %+v, %v", ev, err)
+	}
+}

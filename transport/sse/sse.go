@@ -14,6 +14,7 @@
 package sse
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -141,15 +142,15 @@ type reader struct {
 
 func (r *reader) run() {
 	for {
-		ev, err := r.p.Next()
+		typ, data, err := r.p.next()
 		if err != nil {
 			r.c.Fail(r.streamErr(err))
 			return
 		}
-		if ev.Type != "" && ev.Type != "message" {
+		if len(typ) != 0 && string(typ) != "message" {
 			continue
 		}
-		msg, err := r.decode(ev.Data)
+		msg, err := r.decode(data)
 		if err != nil {
 			r.c.Fail(err)
 			return
@@ -172,15 +173,17 @@ func (r *reader) streamErr(err error) error {
 	return fmt.Errorf("sse: reading the stream: %w", err)
 }
 
-func (r *reader) decode(data string) ([]byte, error) {
+// decode returns the message an event's data carries, in memory of its
+// own (data is the parser's).
+func (r *reader) decode(data []byte) ([]byte, error) {
 	var msg []byte
 	if r.binary {
 		var err error
-		if msg, err = base64.StdEncoding.DecodeString(data); err != nil {
+		if msg, err = base64.StdEncoding.AppendDecode(nil, data); err != nil {
 			return nil, fmt.Errorf("sse: event data is not base64: %w", err)
 		}
 	} else {
-		msg = []byte(data)
+		msg = bytes.Clone(data)
 	}
 	if int64(len(msg)) > r.limit {
 		return nil, &transport.TooLargeError{Limit: r.limit}
