@@ -27,10 +27,11 @@
 //
 // # Goroutines
 //
-// New starts nothing. Connect starts the connection loop and the
-// dispatcher; each live connection adds one reader. Close stops them all
-// and waits. Handlers and Options.OnStateChange run on the dispatcher, one
-// at a time, in order, never under a lock.
+// New starts nothing. Connect starts the connection loop; each live
+// connection adds one reader. The dispatcher's goroutine runs while
+// messages or state changes wait for it, so an idle client has two. Close
+// stops them all and waits. Handlers and Options.OnStateChange run on the
+// dispatcher, one at a time, in order, never under a lock.
 //
 // The wire protocol is specified in docs/PROTOCOL.md. Package mock serves it
 // in-process for tests.
