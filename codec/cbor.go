@@ -95,6 +95,9 @@ func (c CBOR) encode(dst []byte, frames []Frame) ([]byte, error) {
 	if len(frames) == 0 {
 		return nil, errNoFrames("cbor")
 	}
+	if len(frames) > MaxBatchFrames {
+		return nil, errTooManyFrames("cbor", len(frames))
+	}
 	limit := limitOf(c.MaxSize)
 	start := len(dst)
 	if len(frames) > 1 {
@@ -180,7 +183,7 @@ func decodeCBOR(dst []Frame, msg []byte) ([]Frame, error) {
 	}
 	// The batch array is walked here rather than by the library so that
 	// MaxArrayElements, meant for unknown values, does not cap the number
-	// of frames (the size limit does), and so that frames go straight
+	// of frames (MaxBatchFrames does), and so that frames go straight
 	// into dst with nothing allocated from the declared length.
 	count, indefinite, rest, ok := readCBORArrayHead(msg)
 	if !ok {
@@ -194,6 +197,9 @@ func decodeCBOR(dst []Frame, msg []byte) ([]Frame, error) {
 		}
 		if i == count {
 			break
+		}
+		if i == MaxBatchFrames {
+			return dst, malformed("cbor", "batch of more than %d frames", MaxBatchFrames)
 		}
 		if len(rest) == 0 {
 			return dst, malformed("cbor", "truncated message")

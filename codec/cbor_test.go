@@ -62,13 +62,20 @@ func TestCBORWire(t *testing.T) {
 
 // A batch longer than 23 frames needs a longer array head.
 func TestCBORLongBatch(t *testing.T) {
-	for _, n := range []int{23, 24, 255, 256, 70000} {
+	for _, n := range []int{23, 24, 255, 256, codec.MaxBatchFrames} {
 		frames := make([]codec.Frame, n)
 		for i := range frames {
 			frames[i] = codec.Frame{Type: codec.TypeAck, Ack: uint64(i)}
 		}
 		require.Equal(t, frames, roundTrip(t, codec.CBOR{}, frames...))
 	}
+	// A 4-byte length head (not minimal, still valid CBOR) is read too.
+	one, err := codec.CBOR{}.Encode(nil, codec.Frame{Type: codec.TypePing})
+	require.NoError(t, err)
+	msg := append([]byte{0x9a, 0, 0, 0, 2}, append(one, one...)...)
+	got, err := codec.CBOR{}.Decode(nil, msg)
+	require.NoError(t, err)
+	require.Equal(t, []codec.Frame{{Type: codec.TypePing}, {Type: codec.TypePing}}, got)
 }
 
 func TestCBORDecodeAccepts(t *testing.T) {

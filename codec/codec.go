@@ -224,6 +224,16 @@ func errNoFrames(codec string) error {
 	return fmt.Errorf("%s: encode: no frames: %w", codec, ErrMalformed)
 }
 
+// MaxBatchFrames is the most frames one message may hold
+// (docs/PROTOCOL.md section 3). Encode refuses more, and Decode fails with
+// a *DecodeError past it: without it, a message within the size limit but
+// made of minimal frames would decode into tens of times its size.
+const MaxBatchFrames = 4096
+
+func errTooManyFrames(codec string, n int) error {
+	return fmt.Errorf("%s: encode: %d frames, over %d in one message: %w", codec, n, MaxBatchFrames, ErrMalformed)
+}
+
 // lookupType is ParseType for a name that is still a byte slice; the
 // comparisons do not allocate.
 func lookupType(name []byte) Type {

@@ -311,3 +311,43 @@ func TestTypes(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, "Type(0)", codec.Type(0).String())
 }
+
+// A message of minimal frames decodes into far more memory than it
+// takes: past codec.MaxBatchFrames it is refused, and neither side makes
+// one.
+func TestBatchFrameLimit(t *testing.T) {
+	for _, c := range codecs {
+		t.Run(c.Name(), func(t *testing.T) {
+			frames := make([]codec.Frame, codec.MaxBatchFrames+1)
+			for i := range frames {
+				frames[i] = codec.Frame{Type: codec.TypePing}
+			}
+			_, err := c.Encode(nil, frames...)
+			require.ErrorIs(t, err, codec.ErrMalformed, "encode over the limit")
+
+			msg, err := c.Encode(nil, frames[:codec.MaxBatchFrames]...)
+			require.NoError(t, err)
+			got, err := c.Decode(nil, msg)
+			require.NoError(t, err)
+			require.Len(t, got, codec.MaxBatchFrames)
+
+			// One more, built by hand from the encoding of the limit.
+			one, err := c.Encode(nil, codec.Frame{Type: codec.TypePing})
+			require.NoError(t, err)
+			var over []byte
+			if c.Name() == "json" {
+				over = append(append(append([]byte{}, msg[:len(msg)-1]...), ','), one...)
+				over = append(over, ']')
+			} else { // array head 0x99 + 2-byte length 4096 becomes 4097
+				over = append([]byte{0x99, 0x10, 0x01}, msg[3:]...)
+				over = append(over, one...)
+			}
+			dst := []codec.Frame{{Type: codec.TypeAck, Ack: 1}}
+			out, err := c.Decode(dst, over)
+			var de *codec.DecodeError
+			require.ErrorAs(t, err, &de)
+			require.ErrorContains(t, err, "more than 4096 frames")
+			require.Equal(t, dst, out, "dst unchanged")
+		})
+	}
+}

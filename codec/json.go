@@ -42,6 +42,9 @@ func (j JSON) encode(dst []byte, frames []Frame) ([]byte, error) {
 	if len(frames) == 0 {
 		return nil, errNoFrames("json")
 	}
+	if len(frames) > MaxBatchFrames {
+		return nil, errTooManyFrames("json", len(frames))
+	}
 	limit := limitOf(j.MaxSize)
 	start := len(dst)
 	// One allocation for the lot rather than a doubling per frame: plain

@@ -76,7 +76,10 @@ func (d *jsonDecoder) message(dst []Frame) ([]Frame, error) {
 		if d.peek() == ']' {
 			return dst, d.fail("empty batch")
 		}
-		for {
+		for n := 0; ; n++ {
+			if n == MaxBatchFrames {
+				return dst, d.fail("batch of more than %d frames", MaxBatchFrames)
+			}
 			if d.peek() != '{' {
 				return dst, d.fail("batch element is not an object")
 			}
