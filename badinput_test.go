@@ -3,6 +3,7 @@ package realtime_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func TestBadInputFromServer(t *testing.T) {
 		{name: "invalid CBOR", codec: codec.CBOR{}, inject: rawBytes([]byte{0xff, 0x00, 0x13}), want: codec.ErrMalformed},
 		{name: "truncated CBOR", codec: codec.CBOR{}, inject: rawBytes([]byte{0xa2, 0x61, 0x74}), want: codec.ErrMalformed},
 		{name: "over the size limit", limit: 4096, inject: rawBytes(bytes.Repeat([]byte("x"), 10_000)), want: transport.ErrTooLarge},
+		{name: "more frames than a batch may hold", inject: raw("[" + strings.Repeat(`{"t":"ping"},`, codec.MaxBatchFrames) + `{"t":"ping"}]`), want: codec.ErrMalformed},
 		{name: "sequence going backwards", inject: frames(msg(2)), want: realtime.ErrProtocol},
 		{name: "sequence gap", inject: frames(msg(1000)), want: realtime.ErrProtocol},
 		{name: "ack of what was never sent", inject: frames(codec.Frame{Type: codec.TypeAck, Ack: 1 << 40}), want: realtime.ErrProtocol},
