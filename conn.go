@@ -14,6 +14,7 @@ import (
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
@@ -34,87 +35,13 @@ type link struct {
 	conn      transport.Conn
 	transport string
 	hb        time.Duration
-	pending   []codec.Frame   // frames that arrived with hello
-	ctx       context.Context // ends when the link is done; not the client's, so Close can still say goodbye
-	upgrade   chan probed     // a better transport, dialled by the probe
-	lastRecv  atomic.Int64    // monotonic nanoseconds since the client's epoch
-	readErr   chan error      // the reader's final error, buffered
-	dog       watchdog
-	closeOnce sync.Once // closeLink's
-}
-
-// watchdog ends a link, from a timer, when the server has sent nothing for
-// heartbeat + grace (a dead or half-open connection), or when a send has
-// not been taken for as long (a server that stopped reading): it closes
-// the conn, which ends the reader and any send. One timer serves both, so
-// reads and sends need no ctx of their own, and a send costs two stores.
-type watchdog struct {
-	l         *link
-	dead      time.Duration
-	closeLink func()
-	t         *time.Timer
-	sending   atomic.Int64 // now() when the send under way began; 0 if none
-	closing   atomic.Bool  // Close was called: a send gets closeWait at most
-	stopped   atomic.Bool  // the link's writer has returned
-
-	mu  sync.Mutex
-	err error // why it closed the link
-}
-
-func (w *watchdog) start(l *link, dead time.Duration, closeLink func()) {
-	w.l, w.dead, w.closeLink = l, dead, closeLink
-	w.t = time.AfterFunc(dead, w.check)
-}
-
-func (w *watchdog) stop() {
-	w.stopped.Store(true)
-	w.t.Stop()
-}
-
-// closeSoon is called by Close: a send still waiting after closeWait ends.
-func (w *watchdog) closeSoon() {
-	w.closing.Store(true)
-	if !w.stopped.Load() {
-		w.t.Reset(closeWait)
-	}
-}
-
-func (w *watchdog) cause() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
-
-func (w *watchdog) check() {
-	if w.stopped.Load() {
-		return
-	}
-	n := now()
-	next := w.dead
-	var err error
-	if s := w.sending.Load(); s != 0 {
-		limit := w.dead
-		if w.closing.Load() {
-			limit = closeWait
-		}
-		if d := time.Duration(n - s); d >= limit {
-			err = fmt.Errorf("%w: a send was not taken within %v: the server is not reading", ErrLinkDead, limit)
-		} else {
-			next = limit - d
-		}
-	}
-	idle := time.Duration(n - w.l.lastRecv.Load())
-	if err == nil && idle >= w.dead {
-		err = fmt.Errorf("%w: no frame from the server for %v (heartbeat %v)", ErrLinkDead, idle.Round(time.Millisecond), w.l.hb)
-	}
-	if err != nil {
-		w.mu.Lock()
-		w.err = err
-		w.mu.Unlock()
-		w.closeLink()
-		return
-	}
-	w.t.Reset(min(next, w.dead-idle))
+	pending   []codec.Frame         // frames that arrived with hello
+	ctx       context.Context       // ends when the link is done; not the client's, so Close can still say goodbye
+	upgrade   chan probed           // a better transport, dialled by the probe
+	readErr   chan error            // the reader's final error, buffered
+	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
+	dead      atomic.Pointer[error] // why dog ended it
+	closeOnce sync.Once             // closeLink's
 }
 
 var epoch = time.Now()
@@ -368,7 +295,6 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	c.setState(ch)
 	c.opts.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
 
-	l.lastRecv.Store(now())
 	err = c.process(l, l.pending[1:])
 	l.pending = nil // and the message they were decoded from, for the link's life
 	if err != nil {
@@ -377,10 +303,28 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
 	l.upgrade = make(chan probed)
+	// Reads and sends take no ctx of their own (one costs an allocation and
+	// a registration per call): the watchdog bounds them, closing the conn.
+	dead := l.hb + c.opts.grace(l.hb)
+	l.dog.Start(dead, dead, func(cause watchdog.Cause) {
+		err := fmt.Errorf("%w: a send was not taken within %v: the server is not reading", ErrLinkDead, cause.Limit)
+		if cause.Silent {
+			err = fmt.Errorf("%w: no frame from the server for %v (heartbeat %v)", ErrLinkDead, cause.For.Round(time.Millisecond), l.hb)
+		}
+		l.dead.Store(&err)
+		c.abortLink(l)
+	})
+	c.mu.Lock()
+	c.dog = &l.dog // Close shortens a send under way
+	c.mu.Unlock()
 	c.wg.Add(1)
 	go c.read(l)
 	c.startProbe(l)
 	next, err := c.write(l)
+	l.dog.Stop()
+	c.mu.Lock()
+	c.dog = nil
+	c.mu.Unlock()
 	c.closeLink(l) // unblocks the reader
 	cancel()       // and the probe
 	rerr := <-l.readErr
@@ -390,8 +334,8 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	if next != nil {
 		return next, nil
 	}
-	if derr := l.dog.cause(); derr != nil {
-		err = derr // what the reader and writer saw was the watchdog closing the conn
+	if derr := l.dead.Load(); derr != nil {
+		err = *derr // what the reader and writer saw was the watchdog closing the conn
 	} else if err == nil {
 		err = rerr
 	}
@@ -447,7 +391,7 @@ func (c *Client) read(l *link) {
 			c.signal()
 			return
 		}
-		l.lastRecv.Store(now())
+		l.dog.Received()
 		frames, err = c.codec.Decode(frames[:0], msg)
 		if err == nil {
 			err = c.process(l, frames)
@@ -524,16 +468,6 @@ func (c *Client) processed(epoch, seq uint64, delivered bool) {
 // session has to send, coalescing frames, acknowledgements and heartbeats
 // into as few messages as it can.
 func (c *Client) write(l *link) (*link, error) {
-	l.dog.start(l, l.hb+c.opts.grace(l.hb), func() { c.abortLink(l) })
-	defer l.dog.stop()
-	c.mu.Lock()
-	c.dog = &l.dog
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.dog = nil
-		c.mu.Unlock()
-	}()
 	beat := time.NewTimer(l.hb)
 	defer beat.Stop()
 	var ack *time.Timer // made when an ack first waits: many clients never receive
@@ -610,9 +544,9 @@ func (c *Client) write(l *link) (*link, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.dog.sending.Store(now())
+		l.dog.Sending()
 		err = l.conn.Send(context.Background(), buf) // bounded by l.dog
-		l.dog.sending.Store(0)
+		l.dog.Sent()
 		if err != nil {
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first

@@ -13,6 +13,7 @@ import (
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
 )
 
@@ -73,8 +74,8 @@ type Client struct {
 	closed    bool
 	transport string
 	lastErr   error
-	failed    error     // set once Failed: the error that ended the client
-	dog       *watchdog // the live link's, while its writer runs
+	failed    error         // set once Failed: the error that ended the client
+	dog       *watchdog.Dog // the live link's, while its writer runs
 	count     counts
 	attempts  []fallback.Attempt // of the last negotiation
 }
@@ -332,7 +333,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.cancel()
 	if dog != nil { // a send the server does not take must not hold Close
-		dog.closeSoon()
+		dog.Shorten(closeWait)
 	}
 	c.disp.stop()
 	c.wg.Wait()

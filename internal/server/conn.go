@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -47,8 +48,8 @@ type conn struct {
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
-	enc   []byte
-	watch *time.Timer // ends the connection when a send takes too long
+	enc []byte
+	dog watchdog.Dog // ends the connection when a send is not taken in time
 }
 
 func (c *conn) wakeup() {
@@ -118,14 +119,15 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	defer cancel()
 	// Reads and sends take no ctx of their own (a per-call ctx costs an
 	// allocation and a registration each): ending ctx closes the transport,
-	// which ends them, and watch bounds each send.
+	// which ends them, and dog bounds each send by the time a live peer
+	// needs to take it. (Silence is the writer's to watch: it pings.)
 	defer context.AfterFunc(ctx, func() { _ = tc.Close() })()
-	c.watch = time.AfterFunc(time.Hour, func() {
-		srv.cfg.Logger.Debug("send not taken in time, closing", "conn", c.info.ID)
+	hb := srv.cfg.Heartbeat
+	c.dog.Start(0, hb+hb/2, func(cause watchdog.Cause) {
+		srv.cfg.Logger.Debug("send not taken in time, closing", "conn", c.info.ID, "waited", cause.For)
 		cancel()
 	})
-	c.watch.Stop()
-	defer c.watch.Stop()
+	defer c.dog.Stop()
 
 	// Registered under the lock that Close sets closed with, so that Close
 	// either stops this connection or it sees closed here.

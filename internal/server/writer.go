@@ -125,11 +125,10 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 	if cap(msg) <= maxKeptBuffer {
 		c.enc = msg
 	}
-	// Bounded by the time a live peer needs to take it: past that, watch
-	// ends the connection, which ends the send.
-	hb := c.srv.cfg.Heartbeat
-	c.watch.Reset(hb + hb/2)
-	defer c.watch.Stop()
+	// Bounded by c.dog: past the time a live peer needs to take it, the
+	// connection ends, which ends the send.
+	c.dog.Sending()
+	defer c.dog.Sent()
 	ctx := context.Background()
 	if ids, ok := c.tc.(transport.IDSender); ok && id > 0 {
 		return ids.SendID(ctx, msg, id)
