@@ -321,15 +321,12 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	go c.read(l)
 	c.startProbe(l)
 	next, err := c.write(l)
-	l.dog.Stop()
-	c.mu.Lock()
-	c.dog = nil
-	c.mu.Unlock()
+	l.dog.Stop()   // a Close that still finds it gets a no-op Shorten
 	c.closeLink(l) // unblocks the reader
 	cancel()       // and the probe
 	rerr := <-l.readErr
 	c.mu.Lock()
-	c.transport = ""
+	c.transport, c.dog = "", nil
 	c.mu.Unlock()
 	if next != nil {
 		return next, nil
