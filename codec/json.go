@@ -242,9 +242,7 @@ func hasLess8(w uint64, n byte) uint64 { return (w - lo8*uint64(n)) &^ w & hi8 }
 
 // plainASCII8 reports whether all 8 bytes are ASCII that a JSON string
 // carries as is: no control character, quote or backslash.
-func plainASCII8(w uint64) bool {
-	return w&hi8|hasLess8(w, 0x20)|hasZero8(w^(lo8*'"'))|hasZero8(w^(lo8*'\\')) == 0
-}
+func plainASCII8(w uint64) bool { return w&hi8 == 0 && noStringStop8(w) }
 
 // noStringStop8 reports whether none of the 8 bytes ends a run of plain
 // JSON string contents (see jsonStringStop); bytes of UTF-8 sequences do
