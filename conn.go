@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
@@ -235,13 +237,11 @@ func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, err
 	if len(frames) == 0 {
 		return nil, &ProtocolError{Reason: "empty first message"}
 	}
-	switch f := frames[0]; {
-	case f.Type == codec.TypeError:
+	if f := frames[0]; f.Type == codec.TypeError {
 		return nil, &ServerError{Code: f.Code, Reason: f.Reason}
-	case f.Type != codec.TypeHello:
-		return nil, &ProtocolError{Reason: "first frame is " + f.Type.String() + ", not hello"}
-	case f.Heartbeat == 0 || f.Session == "":
-		return nil, &ProtocolError{Reason: "hello without heartbeat or session id"}
+	}
+	if err := protocol.CheckHello(frames[0]); err != nil {
+		return nil, &ProtocolError{Reason: err.Error()}
 	}
 	l := &link{hb: time.Duration(frames[0].Heartbeat) * time.Millisecond, readErr: make(chan error, 1)}
 	l.pending = frames
@@ -474,7 +474,7 @@ func (c *Client) write(l *link) (*link, error) {
 			ack.Stop()
 		}
 	}()
-	budget := c.opts.MaxMessageSize / 2
+	budget := c.limit / 2
 	var frames []codec.Frame
 	var buf []byte
 	mono, wall := now(), wallNow()
@@ -507,10 +507,12 @@ func (c *Client) write(l *link) (*link, error) {
 			mono, wall = m, w
 		}
 		c.mu.Lock()
+		firstNew := c.sess.NextSeq()
 		frames = c.sess.Fill(frames[:0], budget)
 		if a, due := c.sess.AckDue(); due {
 			if sendAck || c.sess.Unacked() >= ackEvery || len(frames) > 0 {
-				frames = append(frames, codec.Frame{Type: codec.TypeAck, Ack: a})
+				// First, so that a publish failed by send cannot hold it back.
+				frames = slices.Insert(frames, 0, codec.Frame{Type: codec.TypeAck, Ack: a})
 				c.sess.AckSent(a)
 				if ackC != nil {
 					ack.Stop()
@@ -537,13 +539,7 @@ func (c *Client) write(l *link) (*link, error) {
 			continue
 		}
 		var err error
-		buf, err = c.codec.Encode(buf[:0], frames...)
-		if err != nil {
-			return nil, err
-		}
-		l.dog.Sending()
-		err = l.conn.Send(context.Background(), buf) // bounded by l.dog
-		l.dog.Sent()
+		buf, _, err = c.send(l, buf, frames, firstNew)
 		if err != nil {
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first
@@ -558,6 +554,53 @@ func (c *Client) write(l *link) (*link, error) {
 			c.signal()
 		}
 	}
+}
+
+// send encodes frames as one message within the size limit and sends it.
+// A local encoding failure never ends the link: a batch the codec refuses
+// is split in halves, sent one after the other; a publish that cannot be
+// encoded even alone (a codec that encodes the same frame differently from
+// when PublishAsync measured it) is failed with ErrMessageTooLarge or the
+// codec's error, and what was numbered after it goes back to the queue
+// (rewound reports that the caller must send nothing more of frames).
+// Only frames numbered on this pass (Seq >= firstNew) can be failed so:
+// anything else ends the link, as a send error does.
+func (c *Client) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64) (_ []byte, rewound bool, err error) {
+	out, err := c.codec.Encode(buf[:0], frames...)
+	if err == nil && len(out) > c.limit {
+		err = &codec.SizeError{Size: len(out), Limit: c.limit}
+	}
+	if err == nil {
+		l.dog.Sending()
+		err = l.conn.Send(context.Background(), out) // bounded by l.dog
+		l.dog.Sent()
+		return out, false, err
+	}
+	if len(frames) > 1 {
+		half := len(frames) / 2
+		buf, rewound, err = c.send(l, buf, frames[:half], firstNew)
+		if err != nil || rewound {
+			return buf, rewound, err
+		}
+		return c.send(l, buf, frames[half:], firstNew)
+	}
+	f := frames[0]
+	if f.Type != codec.TypePublish || f.Seq < firstNew {
+		return buf, false, fmt.Errorf("realtime: cannot encode a %v frame: %w", f.Type, err)
+	}
+	cause := ErrMessageTooLarge
+	if !errors.Is(err, codec.ErrTooLarge) {
+		cause = fmt.Errorf("realtime: the codec cannot encode this publish: %w", err)
+	}
+	c.mu.Lock()
+	ok := c.sess.Rewind(f.Seq, cause)
+	c.mu.Unlock()
+	if !ok {
+		return buf, false, fmt.Errorf("realtime: cannot encode publish %d: %w", f.Seq, err)
+	}
+	c.opts.Logger.Warn("realtime: publish failed locally: the codec could not encode it", "err", err)
+	c.signal() // what was given back waits to be sent
+	return buf, true, nil
 }
 
 // sendClose tells the server the session ends on purpose, best effort.

@@ -21,8 +21,11 @@ var ErrOutboxFull = fmt.Errorf("realtime: %w", session.ErrOutboxFull)
 // resends such publishes instead.
 var ErrSessionLost = fmt.Errorf("realtime: %w", session.ErrSessionLost)
 
-// ErrMessageTooLarge is returned by Publish for a message whose encoding
-// would exceed Options.MaxMessageSize.
+// ErrMessageTooLarge is returned at once by Publish and PublishAsync, and
+// nothing is queued, for a message whose encoding by the configured codec
+// would exceed the size limit: Options.MaxMessageSize, or a shipped codec's
+// own MaxSize when that is smaller. It also fails the Receipt of a publish
+// that a codec refused to encode later, in the writer (the link goes on).
 var ErrMessageTooLarge = errors.New("realtime: message too large")
 
 // ErrUnauthorized is wrapped by the error of a client that failed because

@@ -69,7 +69,10 @@ type Options struct {
 	OutboxPolicy OutboxPolicy
 
 	// MaxMessageSize bounds one encoded message, in both directions.
-	// Default 1 MiB (codec.DefaultMaxSize).
+	// Default 1 MiB (codec.DefaultMaxSize). A shipped codec's own MaxSize
+	// (zero meaning 1 MiB) also applies when smaller; a user codec is held
+	// to MaxMessageSize by measuring what it encodes. Match the server's
+	// limit: a message the server refuses as too large ends the client.
 	MaxMessageSize int
 
 	// HeartbeatGrace is how long past the server's heartbeat interval the

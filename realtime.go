@@ -8,10 +8,10 @@ import (
 	"net/url"
 	"slices"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
@@ -57,6 +57,7 @@ type Client struct {
 	url   string
 	opts  Options
 	codec codec.Codec
+	limit int // of one encoded message: protocol.Limit of codec and MaxMessageSize
 	neg   *fallback.Negotiator
 	state reconnect.Machine
 	disp  *dispatcher
@@ -98,6 +99,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		url:    baseURL,
 		opts:   o,
 		codec:  o.Codec,
+		limit:  protocol.Limit(o.Codec, o.MaxMessageSize),
 		neg:    &fallback.Negotiator{Transports: o.Transports, Deadline: o.HandshakeTimeout},
 		ctx:    ctx,
 		cancel: cancel,
@@ -210,8 +212,11 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	if len(data)+len(channel)+frameSlack > c.opts.MaxMessageSize {
-		return nil, ErrMessageTooLarge
+	if err := protocol.FitsPublish(c.codec, c.limit, channel, data); err != nil {
+		if errors.Is(err, protocol.ErrTooLarge) {
+			return nil, ErrMessageTooLarge
+		}
+		return nil, fmt.Errorf("realtime: the codec cannot encode this publish: %w", err)
 	}
 	// Copied: the caller may reuse data at once, and the outbox's byte
 	// limit then measures memory the client really holds.
@@ -221,9 +226,6 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	}
 	return &Receipt{op: op}, nil
 }
-
-// frameSlack is room left in a message for the frame around a payload.
-const frameSlack = 256
 
 func (c *Client) enqueue(op *session.Op) error {
 	c.mu.Lock()
@@ -362,13 +364,8 @@ func (c *Client) Close() error {
 }
 
 func checkChannel(ch string) error {
-	if len(ch) == 0 || len(ch) > 255 || !utf8.ValidString(ch) {
-		return fmt.Errorf("realtime: invalid channel name %q: want 1 to 255 bytes of UTF-8", ch)
-	}
-	for _, r := range ch {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("realtime: invalid channel name %q: control character", ch)
-		}
+	if err := protocol.CheckChannel(ch); err != nil {
+		return fmt.Errorf("realtime: %w", err)
 	}
 	return nil
 }

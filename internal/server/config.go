@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -15,7 +16,7 @@ import (
 const (
 	DefaultHeartbeat     = 15 * time.Second
 	DefaultResumeWindow  = 2 * time.Minute
-	DefaultMaxMessage    = 1 << 20
+	DefaultMaxMessage    = protocol.DefaultMaxMessage
 	DefaultSessionBuffer = 8192
 	DefaultSessionBytes  = 64 << 20
 	DefaultMaxSessions   = 100_000
@@ -24,7 +25,7 @@ const (
 
 // Window is the most sequenced frames the server has outstanding towards a
 // client without an acknowledgement (docs/PROTOCOL.md section 5).
-const Window = 1024
+const Window = protocol.Window
 
 // Config configures a Server. The zero value works; New copies it.
 //

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/longpoll"
 	"github.com/realtimekit/realtime/transport/sse"
@@ -21,12 +22,4 @@ var transports = []struct {
 }
 
 // newCodec returns the codec called name with a size limit, or nil.
-func newCodec(name string, limit int) codec.Codec {
-	switch name {
-	case "json":
-		return codec.JSON{MaxSize: limit}
-	case "cbor":
-		return codec.CBOR{MaxSize: limit}
-	}
-	return nil
-}
+func newCodec(name string, limit int) codec.Codec { return protocol.Codec(name, limit) }

@@ -3,25 +3,15 @@ package server
 import (
 	"crypto/rand"
 	"math"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/protocol"
 )
 
-// ValidChannel reports whether name is a valid channel name: 1 to 255
-// bytes of UTF-8 with no control characters.
-func ValidChannel(name string) bool {
-	if len(name) == 0 || len(name) > 255 || !utf8.ValidString(name) {
-		return false
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
+// ValidChannel reports whether name is a valid channel name, by the rule
+// client and server share (protocol.CheckChannel).
+func ValidChannel(name string) bool { return protocol.CheckChannel(name) == nil }
 
 // maxReason bounds the reason text of a nack, so that a hook's long error
 // cannot make a frame that does not fit in a message.
@@ -48,7 +38,7 @@ func (srv *Server) fits(channel string, data []byte) bool {
 		return true
 	}
 	f := codec.Frame{Type: codec.TypeMessage, Seq: math.MaxUint64, Channel: channel, Data: data}
-	for _, name := range [...]string{"json", "cbor"} {
+	for _, name := range protocol.Codecs {
 		if _, err := newCodec(name, limit).Encode(nil, f); err != nil {
 			return false
 		}

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/protocol"
 )
 
 // Window is the protocol's limit on unacknowledged sequenced frames in
 // flight towards a peer.
-const Window = 1024
+const Window = protocol.Window
 
 // ErrOutboxFull is returned by Enqueue when the outbox is at its count or
 // byte limit, and fails a publish dropped to make room.
@@ -284,6 +285,36 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	s.received, s.processed, s.ackSent, s.connLast = 0, 0, 0, 0
 	s.Epoch++
 	return wasNew, nil
+}
+
+// NextSeq returns the sequence number the next new frame will take.
+func (s *Session) NextSeq() uint64 { return s.nextSeq + 1 }
+
+// Rewind fails the publish numbered seq with err and gives every frame
+// numbered after it back to the front of the queue, unnumbered: the
+// writer calls it for a frame it could not encode, before sending it or
+// anything after it. seq must not have been sent on any connection. It
+// reports false, changing nothing, when seq is not an in-flight publish.
+func (s *Session) Rewind(seq uint64, err error) bool {
+	i := slices.IndexFunc(s.inflight, func(op *Op) bool { return op.Frame.Seq == seq })
+	if i < 0 || s.inflight[i].Frame.Type != codec.TypePublish {
+		return false
+	}
+	op := s.inflight[i]
+	back := slices.Clone(s.inflight[i+1:])
+	for _, b := range back {
+		b.Frame.Seq = 0
+		b.state.Store(int32(Queued))
+	}
+	clear(s.inflight[i:])
+	s.inflight = s.inflight[:i]
+	s.queue = append(back, s.queue...)
+	s.nextSeq = seq - 1
+	s.resend = min(s.resend, i)
+	s.Count.Sent -= uint64(len(back)) + 1
+	s.bytes -= op.size
+	s.settle(op, Failed, err)
+	return true
 }
 
 // Requeue puts op at the front of the queue whatever the limits (used for
