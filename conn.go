@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/protocol"
@@ -43,6 +41,7 @@ type link struct {
 	readErr   chan error            // the reader's final error, buffered
 	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
 	dead      atomic.Pointer[error] // why dog ended it
+	progress  atomic.Bool           // the server acknowledged something sent on it
 	closeOnce sync.Once             // closeLink's
 }
 
@@ -61,112 +60,6 @@ var wallSkew atomic.Int64
 // clock by more than a heartbeat interval: the device was suspended, and
 // the connection is almost surely dead even if no error says so yet.
 var errClockJump = errors.New("realtime: wall clock jumped ahead (device suspended?): reconnecting")
-
-// run is the connection loop: connect, serve until the link breaks, back
-// off, repeat, until Close or a permanent error.
-func (c *Client) run() {
-	defer c.wg.Done()
-	first := true
-	for {
-		l, err := c.connect(first)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		if l == nil { // closed while connecting
-			return
-		}
-		first = false
-		err = c.serve(l)
-		if c.ctx.Err() != nil {
-			return
-		}
-		var se *ServerError
-		if errors.As(err, &se) && se.Permanent() {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		c.lastErr = err
-		c.count.disconnects++
-		c.mu.Unlock()
-		c.setState(reconnect.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
-	}
-}
-
-// connect dials with fallback and backoff until a link is up, Close is
-// called (nil, ctx error) or a permanent error ends the client.
-func (c *Client) connect(first bool) (*link, error) {
-	if first {
-		c.setState(reconnect.Change{To: StateConnecting, Reason: "connect called"})
-	}
-	attempt, start := 0, time.Now()
-	op := func() (*link, error) {
-		attempt++
-		l, err := c.dial()
-		if err == nil {
-			return l, nil
-		}
-		c.setErr(err)
-		if fallback.Unauthorized(err) {
-			return nil, backoff.Permanent(fmt.Errorf("%w: %w", ErrUnauthorized, err))
-		}
-		if fallback.Permanent(err) {
-			return nil, backoff.Permanent(err)
-		}
-		if d := serverDelay(err, c.opts.Reconnect.MaxDelay); d > 0 {
-			return nil, retryAfter{err, d}
-		}
-		return nil, err
-	}
-	notify := func(err error, d time.Duration) {
-		to := StateReconnecting
-		if first {
-			to = StateConnecting
-		}
-		if b := c.opts.Reconnect.Budget; b > 0 && time.Since(start) > b {
-			to = StateSuspended
-		}
-		c.setState(reconnect.Change{To: to, Reason: "attempt failed", Err: err, Attempt: attempt, Delay: d})
-	}
-	type result struct {
-		l   *link
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		l, err := backoff.Retry(c.ctx, op, backoff.WithBackOff(c.opts.Reconnect.BackOff()),
-			backoff.WithMaxElapsedTime(0), backoff.WithNotify(notify))
-		done <- result{l, err}
-	}()
-	r := <-done
-	l, err := r.l, r.err
-	if err != nil && c.ctx.Err() != nil {
-		return nil, nil
-	}
-	return l, err
-}
-
-// serverDelay is the Retry-After a refused handshake carried, capped at ten
-// times the policy's largest delay so a confused server cannot park the
-// client for a day.
-func serverDelay(err error, maxDelay time.Duration) time.Duration {
-	var he *transport.HandshakeError
-	if !errors.As(err, &he) || he.RetryAfter <= 0 {
-		return 0
-	}
-	return min(he.RetryAfter, 10*maxDelay)
-}
-
-// retryAfter is an attempt's error carrying the server's delay, in the form
-// backoff.Retry honours, without hiding the cause.
-type retryAfter struct {
-	err error
-	d   time.Duration
-}
-
-func (r retryAfter) Error() string   { return r.err.Error() }
-func (r retryAfter) Unwrap() []error { return []error{r.err, &backoff.RetryAfterError{Duration: r.d}} }
 
 // dial negotiates a transport and runs the handshake on it.
 func (c *Client) dial() (*link, error) {
@@ -249,13 +142,17 @@ func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, err
 }
 
 // serve runs links until one breaks or the client closes; an upgrade to a
-// better transport replaces the link and carries on.
-func (c *Client) serve(l *link) error {
+// better transport replaces the link and carries on. It reports whether the
+// session's links worked: stayed up healthyAfter, or had something sent on
+// them acknowledged.
+func (c *Client) serve(l *link) (worked bool, err error) {
 	reason := "connected"
+	start := time.Now()
 	for {
 		next, err := c.serveLink(l, reason)
+		worked = worked || l.progress.Load() || time.Since(start) >= healthyAfter(l.hb)
 		if next == nil {
-			return err
+			return worked, err
 		}
 		c.opts.Logger.Info("realtime: transport upgraded", "from", l.transport, "to", next.transport)
 		reason = "transport upgraded from " + l.transport
@@ -412,8 +309,12 @@ func (c *Client) process(l *link, frames []codec.Frame) error {
 		f := &frames[i]
 		switch f.Type {
 		case codec.TypeAck:
+			n, _ := c.sess.Len()
 			if err := c.sess.Ack(f.Ack); err != nil {
 				return publicErr(err)
+			}
+			if m, _ := c.sess.Len(); m < n {
+				l.progress.Store(true)
 			}
 			if c.sess.Pending() { // the ack opened the window for what waits
 				c.signal()

@@ -8,3 +8,9 @@ func SkewWallClock(d time.Duration) (restore func()) {
 	wallSkew.Add(int64(d))
 	return func() { wallSkew.Add(-int64(d)) }
 }
+
+// ConnectBurst and ConnectEvery are the connects ceiling's burst and rate.
+const (
+	ConnectBurst = connectBurst
+	ConnectEvery = connectEvery
+)

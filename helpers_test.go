@@ -240,3 +240,9 @@ func (p *stallProxy) close() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
+
+func (r *recorder) snapshotChanges() []realtime.StateChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]realtime.StateChange(nil), r.changes...)
+}

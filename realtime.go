@@ -79,6 +79,7 @@ type Client struct {
 	dog       *watchdog.Dog // the live link's, while its writer runs
 	count     counts
 	attempts  []fallback.Attempt // of the last negotiation
+	connects  bucket             // the connects ceiling
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/internal/session"
@@ -14,8 +15,12 @@ type Stats struct {
 	State     State
 	Transport string // "" while not connected
 
-	Connects       uint64 // connections established, first and re-
-	Disconnects    uint64 // connections lost (not counting Close)
+	Connects    uint64 // connections established, first and re-
+	Disconnects uint64 // connections lost (not counting Close)
+	// DiedYoung counts the connections lost before they worked (stayed up
+	// twice the heartbeat, within [5 s, 1 min], or had something
+	// acknowledged): each was retried as a failed attempt, with backoff.
+	DiedYoung      uint64
 	Upgrades       uint64 // live sessions moved onto a better transport
 	ContinuityLost uint64 // reconnects whose session the server did not resume
 
@@ -44,6 +49,7 @@ var LatencyBuckets = session.LatencyBuckets
 // counts are the Client's own counters; guarded by Client.mu.
 type counts struct {
 	connects, disconnects, upgrades, lost, published, delivered uint64
+	young                                                       atomic.Uint64 // links that died young
 }
 
 // Stats returns a snapshot of the client's counters and outbox.
@@ -55,7 +61,7 @@ func (c *Client) Stats() Stats {
 	sc := c.sess.Count
 	return Stats{
 		State: st, Transport: c.transport,
-		Connects: c.count.connects, Disconnects: c.count.disconnects,
+		Connects: c.count.connects, Disconnects: c.count.disconnects, DiedYoung: c.count.young.Load(),
 		Upgrades: c.count.upgrades, ContinuityLost: c.count.lost,
 		Published: c.count.published, Delivered: c.count.delivered,
 		Sent: sc.Sent, Resent: sc.Resent, Acked: sc.Acked, Refused: sc.Refused,

@@ -38,6 +38,12 @@ func (c *Client) probe(l *link) {
 			return
 		case <-t.C:
 		}
+		// The probe leaves half the connects ceiling to the connection
+		// loop: it skips a round rather than wait.
+		if ok, _ := c.connects.take(time.Now(), connectBurst/2); !ok {
+			t.Reset(c.opts.UpgradeInterval)
+			continue
+		}
 		cfg, err := c.config(l.ctx)
 		if err == nil {
 			dctx, cancel := context.WithTimeout(l.ctx, c.opts.HandshakeTimeout)

@@ -37,8 +37,10 @@ type Policy struct {
 	// MaxDelay is the largest cap. Default 30 s.
 	MaxDelay time.Duration
 	// Budget, if positive, is how long one outage may last before the
-	// client stops retrying quickly and reports itself suspended. Zero means
-	// no budget: retry for ever.
+	// client stops retrying quickly and reports itself suspended. An outage
+	// runs from the loss of a link that worked until a link works again:
+	// links that die young (see realtime.Stats.DiedYoung) do not end it.
+	// Zero means no budget: retry for ever.
 	Budget time.Duration
 	// Rand returns a number in [0, 1); tests set it to make jitter
 	// repeatable. Nil means math/rand/v2.

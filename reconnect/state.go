@@ -22,7 +22,10 @@ const (
 	// backoff delay or dialling again.
 	Reconnecting
 	// Suspended: an outage outlasted the policy's budget. The client keeps
-	// trying at the maximum delay; publishes still queue in the outbox.
+	// trying, each wait drawn (with full jitter) from the policy's MaxDelay,
+	// and never more often than the client's connects ceiling allows;
+	// publishes still queue in the outbox. A link that dies soon after
+	// connecting does not end an outage.
 	Suspended
 	// Closed: Close was called. Final.
 	Closed

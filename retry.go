@@ -1,0 +1,206 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/transport"
+)
+
+// The connects ceiling: whatever a server or proxy does (accept and then
+// fail every link, acknowledge and then drop), the connection loop and the
+// upgrade probe together start at most connectBurst attempts at once and
+// then one per connectEvery: at most MaxConnectsPerMinute in any minute.
+const (
+	connectBurst = 20
+	connectEvery = 600 * time.Millisecond
+
+	// MaxConnectsPerMinute is the most connection attempts (each a
+	// negotiation of the connection loop or a dial of the upgrade probe) a
+	// Client makes in any minute, whatever its Reconnect policy and
+	// whatever the server does: 20 at once, then one each 600 ms.
+	MaxConnectsPerMinute = connectBurst + int(time.Minute/connectEvery)
+)
+
+// Bounds of the time a link must stay up, unless the server acknowledged
+// something sent on it, to count as having worked: twice the heartbeat,
+// within [minHealthy, maxHealthy]. A link that dies younger is a failed
+// attempt: the backoff grows and the budget keeps running.
+const (
+	minHealthy = 5 * time.Second
+	maxHealthy = time.Minute
+)
+
+func healthyAfter(hb time.Duration) time.Duration {
+	return min(max(2*hb, minHealthy), maxHealthy)
+}
+
+// outage is the state of the retries since the last link that worked.
+type outage struct {
+	start    time.Time // when the last working link was lost (or Connect called)
+	attempts int       // failed attempts since, young links included
+}
+
+// bucket is the token bucket of the connects ceiling. Safe for
+// concurrent use.
+type bucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// take takes a token if at least keep remain after it and reports
+// whether it did; otherwise it returns how long until one will.
+func (b *bucket) take(now time.Time, keep float64) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last.IsZero() {
+		b.tokens, b.last = connectBurst, now
+	}
+	b.tokens = min(connectBurst, b.tokens+float64(now.Sub(b.last))/float64(connectEvery))
+	b.last = now
+	if b.tokens >= 1+keep {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 + keep - b.tokens) * float64(connectEvery))
+}
+
+// run is the connection loop: connect, serve until the link breaks, back
+// off, repeat, until Close or a permanent error.
+func (c *Client) run() {
+	defer c.wg.Done()
+	o := outage{start: time.Now()}
+	first := true
+	for {
+		l, err := c.connect(first, &o)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if l == nil { // closed while connecting
+			return
+		}
+		first = false
+		worked, err := c.serve(l)
+		if c.ctx.Err() != nil {
+			return
+		}
+		var se *ServerError
+		if errors.As(err, &se) && se.Permanent() {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		c.lastErr = err
+		c.count.disconnects++
+		c.mu.Unlock()
+		if worked {
+			o = outage{start: time.Now()}
+			c.setState(reconnect.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
+			continue
+		}
+		// It died young: a failed attempt, waited out like any other.
+		c.count.young.Add(1)
+		if !c.backOff(&o, false, "connection lost soon after connecting", err) {
+			return
+		}
+	}
+}
+
+// connect dials with fallback, backoff and the connects ceiling until a
+// link is up, Close is called (nil, nil) or a permanent error ends the
+// client.
+func (c *Client) connect(first bool, o *outage) (*link, error) {
+	if first {
+		c.setState(reconnect.Change{To: StateConnecting, Reason: "connect called"})
+	}
+	for {
+		if !c.ceiling() {
+			return nil, nil
+		}
+		l, err := c.dial()
+		if err == nil {
+			return l, nil
+		}
+		if c.ctx.Err() != nil {
+			return nil, nil
+		}
+		c.setErr(err)
+		if fallback.Unauthorized(err) {
+			return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		}
+		if fallback.Permanent(err) {
+			return nil, err
+		}
+		if !c.backOff(o, first, "attempt failed", err) {
+			return nil, nil
+		}
+	}
+}
+
+// backOff counts a failed attempt, announces it with the wait before the
+// next one, and waits. It reports false when Close ended the wait. Once
+// the outage outlasts the policy's Budget the state is Suspended and every
+// wait is drawn from the policy's largest delay.
+func (c *Client) backOff(o *outage, first bool, reason string, err error) bool {
+	o.attempts++
+	p := c.opts.Reconnect
+	to, n := StateReconnecting, o.attempts
+	if first {
+		to = StateConnecting
+	}
+	if p.Budget > 0 && time.Since(o.start) > p.Budget {
+		to, n = StateSuspended, 1<<20 // Cap(n) is MaxDelay
+	}
+	d := p.Delay(n)
+	if sd := serverDelay(err, p.MaxDelay); sd > 0 {
+		d = sd
+	}
+	c.setState(reconnect.Change{To: to, Reason: reason, Err: err, Attempt: o.attempts, Delay: d})
+	return c.sleep(d)
+}
+
+// ceiling waits for a token of the connects ceiling; false when Close
+// ended the wait.
+func (c *Client) ceiling() bool {
+	for {
+		ok, wait := c.connects.take(time.Now(), 0)
+		if ok {
+			return true
+		}
+		if !c.sleep(wait) {
+			return false
+		}
+	}
+}
+
+// sleep waits d, or until Close; false when Close came first.
+func (c *Client) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return c.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// serverDelay is the Retry-After a refused handshake carried, capped at ten
+// times the policy's largest delay so a confused server cannot park the
+// client for a day.
+func serverDelay(err error, maxDelay time.Duration) time.Duration {
+	var he *transport.HandshakeError
+	if !errors.As(err, &he) || he.RetryAfter <= 0 {
+		return 0
+	}
+	return min(he.RetryAfter, 10*maxDelay)
+}
