@@ -42,6 +42,7 @@ type link struct {
 	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
 	dead      atomic.Pointer[error] // why dog ended it
 	progress  atomic.Bool           // the server acknowledged something sent on it
+	ackAt     atomic.Int64          // when it last did, by now()
 	closeOnce sync.Once             // closeLink's
 }
 
@@ -315,6 +316,7 @@ func (c *Client) process(l *link, frames []codec.Frame) error {
 			}
 			if m, _ := c.sess.Len(); m < n {
 				l.progress.Store(true)
+				l.ackAt.Store(now())
 			}
 			if c.sess.Pending() { // the ack opened the window for what waits
 				c.signal()
@@ -379,6 +381,10 @@ func (c *Client) write(l *link) (*link, error) {
 	var frames []codec.Frame
 	var buf []byte
 	mono, wall := now(), wallNow()
+	// A server that takes frames and pings back but never acknowledges
+	// would leave the client connected for ever with a full outbox.
+	ackLimit := c.ackLimit(l.hb)
+	var waitSince int64 // when frames sent on l began to wait for an ack
 	for {
 		sendPing, sendAck := false, false
 		select {
@@ -406,6 +412,17 @@ func (c *Client) write(l *link) (*link, error) {
 			return nil, errClockJump
 		} else {
 			mono, wall = m, w
+		}
+		c.mu.Lock()
+		waiting := c.sess.SentUnacked() > 0
+		c.mu.Unlock()
+		switch {
+		case !waiting:
+			waitSince = 0
+		case waitSince == 0:
+			waitSince = mono
+		case mono-max(waitSince, l.ackAt.Load()) > int64(ackLimit):
+			return nil, fmt.Errorf("%w: nothing sent was acknowledged for %v", ErrLinkDead, ackLimit)
 		}
 		c.mu.Lock()
 		firstNew := c.sess.NextSeq()

@@ -35,9 +35,10 @@ var ErrUnauthorized = errors.New("realtime: unauthorized")
 
 // ErrLinkDead is wrapped by the error of a connection the client gave up
 // because the server sent nothing for heartbeat + grace (a dead or
-// half-open connection), or did not take a send for as long (a server that
-// stopped reading). It is the Err of the StateChange to reconnecting; the
-// client reconnects by itself.
+// half-open connection), did not take a send for as long (a server that
+// stopped reading), or acknowledged nothing of what was sent on it for
+// twice as long (a server that pings but does not process). It is the Err
+// of the StateChange to reconnecting; the client reconnects by itself.
 var ErrLinkDead = errors.New("realtime: connection dead")
 
 // ErrProtocol is wrapped by every *ProtocolError.

@@ -78,7 +78,10 @@ type Options struct {
 	// HeartbeatGrace is how long past the server's heartbeat interval the
 	// client waits with nothing received, or with a send the server does
 	// not take, before it declares the connection dead (ErrLinkDead) and
-	// reconnects. Default half the interval, at least 1 s.
+	// reconnects. Default half the interval, at least 1 s. Frames sent and
+	// not acknowledged, with no acknowledgement at all, for twice the
+	// interval plus the grace also end the connection (ErrLinkDead): a
+	// server that answers pings but never acknowledges is not working.
 	HeartbeatGrace time.Duration
 
 	// ResendOnSessionLoss, when true, resends the unacknowledged publishes
@@ -159,6 +162,11 @@ func (o *Options) withDefaults() Options {
 func DefaultTransports() []transport.Transport {
 	return []transport.Transport{websocket.Transport{}, sse.Transport{}, longpoll.Transport{}}
 }
+
+// ackLimit is how long frames sent on a link may wait for an
+// acknowledgement, with none arriving, before the link is declared dead:
+// twice the heartbeat plus its grace.
+func (c *Client) ackLimit(hb time.Duration) time.Duration { return 2 * (hb + c.opts.grace(hb)) }
 
 func (o *Options) grace(hb time.Duration) time.Duration {
 	if o.HeartbeatGrace > 0 {

@@ -287,6 +287,10 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	return wasNew, nil
 }
 
+// SentUnacked returns the number of frames sent on the current connection
+// and not acknowledged yet.
+func (s *Session) SentUnacked() int { return s.resend }
+
 // NextSeq returns the sequence number the next new frame will take.
 func (s *Session) NextSeq() uint64 { return s.nextSeq + 1 }
 
