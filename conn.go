@@ -171,6 +171,7 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	if err == nil && !continued {
 		c.resubscribeLocked()
 	}
+	epoch := c.sess.Epoch
 	c.transport = l.transport
 	c.count.connects++
 	if !continued {
@@ -182,6 +183,9 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	c.mu.Unlock()
 	if err != nil {
 		return nil, publicErr(err)
+	}
+	if !continued {
+		c.disp.dropStale(epoch)
 	}
 	ch := reconnect.Change{To: StateConnected, Reason: reason, Transport: l.transport}
 	switch {

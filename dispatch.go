@@ -6,8 +6,10 @@ import (
 	"github.com/realtimekit/realtime/reconnect"
 )
 
-// maxQueuedEvents bounds the state changes waiting for a slow handler; the
-// oldest are dropped beyond it (messages are bounded by the protocol window).
+// maxQueuedEvents bounds the state changes waiting for a slow handler:
+// beyond it the goroutine announcing a change (the connection loop) waits
+// for the dispatcher, so no change is ever dropped. Messages are bounded by
+// the protocol window and by dropStale.
 const maxQueuedEvents = 256
 
 // item is a message to deliver or a state change to announce.
@@ -27,36 +29,79 @@ type dispatcher struct {
 	q       []item
 	head    int
 	events  int
-	running bool // a goroutine is draining q
+	room    chan struct{} // closed (and replaced) when a queued change is taken
+	msgs    int           // messages queued
+	bytes   int           // their payload bytes
+	stale   uint64        // messages of lost sessions dropped unhandled
+	running bool          // a goroutine is draining q
 	stopped bool
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
 func newDispatcher(c *Client) *dispatcher {
-	return &dispatcher{c: c, done: make(chan struct{})}
+	return &dispatcher{c: c, done: make(chan struct{}), room: make(chan struct{})}
 }
 
-// deliver queues a message. The session's window bounds how many wait.
+// deliver queues a message. The session's window bounds how many of the
+// current session wait; dropStale removes those of lost sessions.
 func (d *dispatcher) deliver(epoch uint64, m Message) {
-	d.push(item{msg: m, epoch: epoch})
+	d.mu.Lock()
+	d.msgs++
+	d.bytes += len(m.Data)
+	d.pushLocked(item{msg: m, epoch: epoch})
+	d.mu.Unlock()
 }
 
-// event queues a state change, dropping the oldest queued change when a
-// slow handler has let maxQueuedEvents pile up.
+// dropStale removes the queued messages of sessions before epoch: the
+// server started a new session, so they can no longer be acknowledged, and
+// keeping them would let a server that floods and loses sessions grow the
+// queue without bound. They are counted in Stats.DroppedStale; the loss is
+// announced by the StateChange with ContinuityLost that follows them.
+func (d *dispatcher) dropStale(epoch uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	kept := d.q[:d.head]
+	for _, it := range d.q[d.head:] {
+		if it.change == nil && it.epoch < epoch {
+			d.msgs--
+			d.bytes -= len(it.msg.Data)
+			d.stale++
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(d.q[len(kept):])
+	d.q = kept
+}
+
+// freeLocked wakes the producers waiting for room. d.mu is held.
+func (d *dispatcher) freeLocked() {
+	close(d.room)
+	d.room = make(chan struct{})
+}
+
+// inbox returns the messages queued, their bytes and the stale ones
+// dropped so far.
+func (d *dispatcher) inbox() (n, bytes int, stale uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.msgs, d.bytes, d.stale
+}
+
+// event queues a state change. When a slow OnStateChange has let
+// maxQueuedEvents pile up, it waits for the dispatcher to take one (or for
+// stop): changes are never dropped.
 func (d *dispatcher) event(ch reconnect.Change) {
 	if d.c.opts.OnStateChange == nil {
 		return
 	}
 	d.mu.Lock()
-	if d.events >= maxQueuedEvents {
-		for i := d.head; i < len(d.q); i++ {
-			if d.q[i].change != nil {
-				d.q = append(d.q[:i], d.q[i+1:]...)
-				d.events--
-				break
-			}
-		}
+	for d.events >= maxQueuedEvents && !d.stopped {
+		room := d.room
+		d.mu.Unlock()
+		<-room // a channel, not a sync.Cond: a wait testing/synctest can see
+		d.mu.Lock()
 	}
 	d.events++
 	d.pushLocked(item{change: &ch})
@@ -96,6 +141,10 @@ func (d *dispatcher) pop() (item, bool) {
 	d.head++
 	if it.change != nil {
 		d.events--
+		d.freeLocked()
+	} else {
+		d.msgs--
+		d.bytes -= len(it.msg.Data)
 	}
 	// Reuse the backing array once the consumed prefix dominates it.
 	if d.head > 1024 && d.head*2 > len(d.q) {
@@ -144,7 +193,7 @@ func (d *dispatcher) takeChanges() []reconnect.Change {
 			out = append(out, *it.change)
 		}
 	}
-	d.q, d.head, d.events = nil, 0, 0
+	d.q, d.head, d.events, d.msgs, d.bytes = nil, 0, 0, 0, 0
 	return out
 }
 
@@ -155,6 +204,7 @@ func (d *dispatcher) stop() {
 	d.mu.Lock()
 	first := !d.stopped
 	d.stopped = true
+	d.freeLocked() // a producer waiting for room queues and returns
 	d.mu.Unlock()
 	if first {
 		close(d.done)

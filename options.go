@@ -92,9 +92,11 @@ type Options struct {
 
 	// OnStateChange, if set, is called for every state change, in order, on
 	// the client's dispatcher goroutine (the one that runs subscription
-	// handlers), never under a lock. The change to closed, and any
-	// announced by Close because the dispatcher had already stopped, run on
-	// the goroutine that called Close; closed is always the last.
+	// handlers), never under a lock. None is dropped: once 256 changes wait
+	// for a slow callback, the connection loop waits for it too. The change
+	// to closed, and any announced by Close because the dispatcher had
+	// already stopped, run on the goroutine that called Close; closed is
+	// always the last.
 	OnStateChange func(StateChange)
 
 	// Logger receives the client's logs. Default: none.

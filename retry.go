@@ -67,7 +67,8 @@ func (b *bucket) take(now time.Time, keep float64) (bool, time.Duration) {
 		b.tokens--
 		return true, 0
 	}
-	return false, time.Duration((1 + keep - b.tokens) * float64(connectEvery))
+	// At least a millisecond: rounding must not turn the wait into a spin.
+	return false, max(time.Millisecond, time.Duration((1+keep-b.tokens)*float64(connectEvery)))
 }
 
 // run is the connection loop: connect, serve until the link breaks, back

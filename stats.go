@@ -36,6 +36,18 @@ type Stats struct {
 	OutboxCount int // messages queued or awaiting acknowledgement
 	OutboxBytes int // their payload and channel bytes
 
+	// InboxCount is the number of messages waiting for their handler, and
+	// InboxBytes their payload bytes. The protocol window bounds them: at
+	// most 1024 messages (so 1024 × MaxMessageSize bytes), all of the
+	// current session, since the client acknowledges a message only once
+	// its handler returned.
+	InboxCount int
+	InboxBytes int
+	// DroppedStale counts messages that were still waiting for their
+	// handler when the server did not resume their session: they are
+	// dropped unhandled, and the StateChange with ContinuityLost says so.
+	DroppedStale uint64
+
 	// AckLatency counts acknowledged publishes by the time from PublishAsync
 	// to the server's ack: AckLatency[i] holds those of at most
 	// LatencyBuckets[i], the last entry the slower rest.
@@ -57,6 +69,7 @@ func (c *Client) Stats() Stats {
 	st := c.state.State()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	in, inBytes, stale := c.disp.inbox()
 	n, b := c.sess.Len()
 	sc := c.sess.Count
 	return Stats{
@@ -67,6 +80,7 @@ func (c *Client) Stats() Stats {
 		Sent: sc.Sent, Resent: sc.Resent, Acked: sc.Acked, Refused: sc.Refused,
 		Failed: sc.Failed, Duplicates: sc.Duplicates,
 		OutboxCount: n, OutboxBytes: b,
+		InboxCount: in, InboxBytes: inBytes, DroppedStale: stale,
 		AckLatency: sc.AckLatency,
 	}
 }
