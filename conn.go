@@ -37,7 +37,8 @@ type link struct {
 	hb        time.Duration
 	pending   []codec.Frame         // frames that arrived with hello
 	ctx       context.Context       // ends when the link is done; not the client's, so Close can still say goodbye
-	upgrade   chan probed           // a better transport, dialled by the probe
+	upgrade   chan probed           // the probe's result, once it sent connect
+	probing   atomic.Bool           // a probe sent connect and waits for hello
 	readErr   chan error            // the reader's final error, buffered
 	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
 	dead      atomic.Pointer[error] // why dog ended it
@@ -111,14 +112,24 @@ func (c *Client) config(ctx context.Context) (transport.Config, error) {
 // handshake sends connect and waits for hello (fallback's "first frame").
 func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, error) {
 	c.mu.Lock()
-	connect := c.sess.Connect()
+	c.sess.NewConnection()
+	connect := c.sess.ConnectFrame()
 	c.mu.Unlock()
+	return c.exchange(ctx, conn, connect, nil)
+}
+
+// exchange sends connect on conn and waits for a valid hello. sent, if
+// set, is called once connect has been sent.
+func (c *Client) exchange(ctx context.Context, conn transport.Conn, connect codec.Frame, sent func()) (*link, error) {
 	msg, err := c.codec.Encode(nil, connect)
 	if err != nil {
 		return nil, err
 	}
 	if err := conn.Send(ctx, msg); err != nil {
 		return nil, err
+	}
+	if sent != nil {
+		sent()
 	}
 	in, err := conn.Recv(ctx)
 	if err != nil {
@@ -158,6 +169,11 @@ func (c *Client) serve(l *link) (worked bool, err error) {
 		c.opts.Logger.Info("realtime: transport upgraded", "from", l.transport, "to", next.transport)
 		reason = "transport upgraded from " + l.transport
 		l = next
+		// The old link's reader and writer are done: the session's
+		// per-connection state starts over for the new one.
+		c.mu.Lock()
+		c.sess.NewConnection()
+		c.mu.Unlock()
 	}
 }
 
@@ -397,14 +413,16 @@ func (c *Client) write(l *link) (*link, error) {
 			return nil, c.ctx.Err()
 		case err := <-l.readErr:
 			l.readErr <- err // serve collects it
-			return nil, nil
-		case p := <-l.upgrade:
-			next, err := c.upgrade(p)
-			if err == nil {
+			// The server closes a link whose session a probe's connect
+			// took over: the probe's hello is on its way.
+			if next := c.awaitProbe(l); next != nil {
 				return next, nil
 			}
-			c.opts.Logger.Debug("realtime: upgrade failed", "transport", p.transport, "err", err)
-			c.startProbe(l)
+			return nil, nil
+		case p := <-l.upgrade:
+			if next := c.upgrade(l, p); next != nil {
+				return next, nil
+			}
 			continue
 		case <-c.wake:
 		case <-ackC:

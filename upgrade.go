@@ -7,11 +7,12 @@ import (
 	"github.com/realtimekit/realtime/transport"
 )
 
-// probed is a connection of a better transport, dialled but not yet
-// handshaken.
+// probed is the result of a probe that sent connect over a better
+// transport: a link ready to take the session over, or why not.
 type probed struct {
-	conn      transport.Conn
+	next      *link // nil when err is set
 	transport string
+	err       error
 }
 
 // startProbe starts the background probe for the best transport when the
@@ -24,9 +25,12 @@ func (c *Client) startProbe(l *link) {
 	go c.probe(l)
 }
 
-// probe dials the best transport every UpgradeInterval until one dial
-// succeeds, and hands that connection to the link's writer, which moves the
-// session onto it (see upgrade).
+// probe dials the best transport every UpgradeInterval and runs the
+// handshake over it, all on its own goroutine: the live link is never
+// held up by a dial or a hello that does not come. Once it has sent
+// connect it hands its result to the link's writer, which moves the
+// session over (see upgrade), and ends; the writer starts another probe
+// if that one failed.
 func (c *Client) probe(l *link) {
 	defer c.wg.Done()
 	best := c.opts.Transports[0]
@@ -44,41 +48,91 @@ func (c *Client) probe(l *link) {
 			t.Reset(c.opts.UpgradeInterval)
 			continue
 		}
-		cfg, err := c.config(l.ctx)
-		if err == nil {
-			dctx, cancel := context.WithTimeout(l.ctx, c.opts.HandshakeTimeout)
-			var conn transport.Conn
-			conn, err = best.Dial(dctx, c.url, cfg)
-			cancel()
-			if err == nil {
-				select {
-				case l.upgrade <- probed{conn: conn, transport: best.Name()}:
-				case <-l.ctx.Done():
-					conn.Close()
-				}
-				return
+		next, sent, err := c.probeOnce(l, best)
+		if sent {
+			if err != nil {
+				next = nil
 			}
+			select {
+			case l.upgrade <- probed{next: next, transport: best.Name(), err: err}:
+			case <-l.ctx.Done():
+				if next != nil {
+					next.conn.Close()
+				}
+			}
+			return
 		}
 		c.opts.Logger.Debug("realtime: upgrade probe failed", "transport", best.Name(), "err", err)
 		t.Reset(c.opts.UpgradeInterval)
 	}
 }
 
-// upgrade moves the live session onto p's connection. It is a resume over
-// the new transport: the server hands the session to the new connection and
-// closes the old one, each side resends what the other has not
-// acknowledged, and sequence numbers drop what arrives twice. So nothing is
-// lost, duplicated or reordered, and no special protocol is needed. The
-// writer runs it, so nothing is sent on the old link meanwhile.
-func (c *Client) upgrade(p probed) (*link, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.HandshakeTimeout)
-	defer cancel()
-	l, err := c.handshake(ctx, p.conn)
+// probeOnce dials best and runs the handshake, within HandshakeTimeout. It
+// reports whether connect was sent: from then on the server may have
+// taken the session from the live link.
+func (c *Client) probeOnce(l *link, best transport.Transport) (next *link, sent bool, err error) {
+	cfg, err := c.config(l.ctx)
 	if err != nil {
-		p.conn.Close()
-		return nil, err
+		return nil, false, err
 	}
-	l.conn, l.transport = p.conn, p.transport
+	ctx, cancel := context.WithTimeout(l.ctx, c.opts.HandshakeTimeout)
+	defer cancel()
+	conn, err := best.Dial(ctx, c.url, cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	connect := c.sess.ConnectFrame()
+	c.mu.Unlock()
+	next, err = c.exchange(ctx, conn, connect, func() { l.probing.Store(true) })
+	sent = l.probing.Load()
+	if err != nil {
+		l.probing.Store(false)
+		conn.Close()
+		return nil, sent, err
+	}
+	next.conn, next.transport = conn, best.Name()
+	return next, true, nil
+}
+
+// upgrade takes a probe's result: the link to move the session onto, or
+// nil when the probe failed (another probe starts). Moving is a resume
+// over the new transport: the server hands the session to the new
+// connection and closes the old one, each side resends what the other has
+// not acknowledged, and sequence numbers drop what arrives twice. So
+// nothing is lost, duplicated or reordered, and no special protocol is
+// needed.
+func (c *Client) upgrade(l *link, p probed) *link {
+	l.probing.Store(false)
+	if p.err != nil {
+		c.opts.Logger.Debug("realtime: upgrade failed", "transport", p.transport, "err", p.err)
+		c.startProbe(l)
+		return nil
+	}
 	c.neg.Remember(p.transport)
-	return l, nil
+	return p.next
+}
+
+// awaitProbe is called when l's reader ended: if a probe had sent connect,
+// the server may have closed l because the probe took the session over, so
+// wait for the probe's hello (bounded by its HandshakeTimeout) and move
+// onto it. It returns nil when no probe was under way or it failed.
+func (c *Client) awaitProbe(l *link) *link {
+	if !l.probing.Load() {
+		return nil
+	}
+	t := time.NewTimer(c.opts.HandshakeTimeout + time.Second)
+	defer t.Stop()
+	select {
+	case p := <-l.upgrade:
+		l.probing.Store(false)
+		if p.err != nil {
+			return nil
+		}
+		c.neg.Remember(p.transport)
+		return p.next
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
+	return nil
 }

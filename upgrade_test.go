@@ -1,14 +1,21 @@
 package realtime_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/transport"
+	"github.com/realtimekit/realtime/transport/longpoll"
+	"github.com/realtimekit/realtime/transport/sse"
 )
 
 // A session carrying a steady stream both ways moves from long polling to
@@ -86,4 +93,60 @@ func TestUpgradeFromLongPollingToWebSocketLosesNothing(t *testing.T) {
 		require.Equal(t, fmt.Sprint(k), string(m.Data))
 	}
 	t.Logf("upgrade counted: %d down, %d up, 0 lost, 0 duplicated, 0 reordered", n, n)
+}
+
+// mute is a "websocket" transport whose upgrade succeeds but whose hello
+// never comes, as behind a proxy that lets the upgrade through and then
+// swallows the traffic.
+type mute struct{ dials atomic.Int32 }
+
+func (*mute) Name() string { return "websocket" }
+func (m *mute) Dial(context.Context, string, transport.Config) (transport.Conn, error) {
+	m.dials.Add(1)
+	return &muteConn{closed: make(chan struct{})}, nil
+}
+
+type muteConn struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *muteConn) Send(context.Context, []byte) error { return nil }
+func (c *muteConn) Recv(ctx context.Context) ([]byte, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (c *muteConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
+
+// Finding 4: while the probe waits for a hello that never comes, the live
+// link (SSE, long polling) carries on: publish to ack stays fast.
+func TestProbeNeverStallsTheLiveLink(t *testing.T) {
+	for _, live := range []transport.Transport{sse.Transport{}, longpoll.Transport{}} {
+		t.Run(live.Name(), func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			srv := newServer(t, nil)
+			m := &mute{}
+			c := connect(t, ctx, srv, &realtime.Options{
+				Transports:       []transport.Transport{m, live},
+				UpgradeInterval:  10 * time.Millisecond,
+				HandshakeTimeout: time.Second,
+			}, nil)
+			require.Equal(t, live.Name(), c.Transport())
+			start := time.Now()
+			var worst time.Duration
+			for i := 0; time.Since(start) < 2500*time.Millisecond; i++ {
+				t0 := time.Now()
+				require.NoError(t, c.Publish(ctx, "ch", []byte("x")))
+				worst = max(worst, time.Since(t0))
+			}
+			t.Logf("%s: worst publish->ack %v while %d probes hung", live.Name(), worst, m.dials.Load())
+			require.GreaterOrEqual(t, m.dials.Load(), int32(2), "probes ran")
+			require.Less(t, worst, scaled(300*time.Millisecond), "the probe held the live link")
+			require.Equal(t, live.Name(), c.Transport())
+		})
+	}
 }

@@ -239,10 +239,24 @@ func (s *Session) AckDue() (uint64, bool) { return s.processed, s.processed > s.
 func (s *Session) AckSent(a uint64) { s.ackSent = max(s.ackSent, a) }
 
 // Connect returns the connect frame for a new connection and resets the
-// per-connection state.
+// per-connection state: NewConnection, then ConnectFrame.
 func (s *Session) Connect() codec.Frame {
+	s.NewConnection()
+	return s.ConnectFrame()
+}
+
+// NewConnection resets the per-connection state: nothing is sent or
+// received on the next connection yet. Call it once the previous
+// connection's reader and writer are done.
+func (s *Session) NewConnection() {
 	s.connLast = 0
 	s.resend = 0
+}
+
+// ConnectFrame returns the connect frame that opens or resumes the session
+// on a new connection. It changes nothing, so a probe may build one while
+// the current connection carries on.
+func (s *Session) ConnectFrame() codec.Frame {
 	return codec.Frame{Type: codec.TypeConnect, Version: codec.Version, Session: s.ID, Token: s.Token, Ack: s.processed}
 }
 
