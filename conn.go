@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/connstate"
+	"github.com/realtimekit/realtime/internal/negotiate"
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
-	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -63,13 +63,17 @@ var wallSkew atomic.Int64
 // the connection is almost surely dead even if no error says so yet.
 var errClockJump = errors.New("realtime: wall clock jumped ahead (device suspended?): reconnecting")
 
-// dial negotiates a transport and runs the handshake on it.
+// dial negotiates a transport, opening the session over it.
 func (c *Client) dial() (*link, error) {
 	cfg, err := c.config(c.ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn, name, l, attempts, err := fallback.Dial(c.ctx, c.neg, c.url, cfg, c.handshake)
+	c.mu.Lock()
+	c.sess.NewConnection() // the previous link's reader and writer are done
+	connect := c.sess.ConnectFrame()
+	c.mu.Unlock()
+	nl, attempts, err := c.neg.Dial(c.ctx, c.url, cfg, c.codec, connect)
 	c.mu.Lock()
 	c.attempts = attempts
 	c.mu.Unlock()
@@ -81,8 +85,7 @@ func (c *Client) dial() (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.conn, l.transport = conn, name
-	return l, nil
+	return c.newLink(nl)
 }
 
 // config is what every dial needs, with a fresh token when the application
@@ -109,48 +112,25 @@ func (c *Client) config(ctx context.Context) (transport.Config, error) {
 	return cfg, nil
 }
 
-// handshake sends connect and waits for hello (fallback's "first frame").
-func (c *Client) handshake(ctx context.Context, conn transport.Conn) (*link, error) {
-	c.mu.Lock()
-	c.sess.NewConnection()
-	connect := c.sess.ConnectFrame()
-	c.mu.Unlock()
-	return c.exchange(ctx, conn, connect, nil)
-}
-
-// exchange sends connect on conn and waits for a valid hello. sent, if
-// set, is called once connect has been sent.
-func (c *Client) exchange(ctx context.Context, conn transport.Conn, connect codec.Frame, sent func()) (*link, error) {
-	msg, err := c.codec.Encode(nil, connect)
+// newLink checks the server's answer to connect: a valid hello makes a
+// link; an error frame or a hello that breaks the protocol closes the
+// connection and is returned.
+func (c *Client) newLink(nl negotiate.Link) (*link, error) {
+	f := nl.Frames[0]
+	var err error
+	if f.Type == codec.TypeError {
+		err = &ServerError{Code: f.Code, Reason: f.Reason}
+	} else if herr := protocol.CheckHello(f); herr != nil {
+		err = &ProtocolError{Reason: herr.Error()}
+	}
 	if err != nil {
+		nl.Conn.Close()
 		return nil, err
 	}
-	if err := conn.Send(ctx, msg); err != nil {
-		return nil, err
-	}
-	if sent != nil {
-		sent()
-	}
-	in, err := conn.Recv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	frames, err := c.codec.Decode(nil, in)
-	if err != nil {
-		return nil, &ProtocolError{Reason: "undecodable first frame", Err: err}
-	}
-	if len(frames) == 0 {
-		return nil, &ProtocolError{Reason: "empty first message"}
-	}
-	if f := frames[0]; f.Type == codec.TypeError {
-		return nil, &ServerError{Code: f.Code, Reason: f.Reason}
-	}
-	if err := protocol.CheckHello(frames[0]); err != nil {
-		return nil, &ProtocolError{Reason: err.Error()}
-	}
-	l := &link{hb: time.Duration(frames[0].Heartbeat) * time.Millisecond, readErr: make(chan error, 1)}
-	l.pending = frames
-	return l, nil
+	return &link{
+		conn: nl.Conn, transport: nl.Transport, pending: nl.Frames,
+		hb: time.Duration(f.Heartbeat) * time.Millisecond, readErr: make(chan error, 1),
+	}, nil
 }
 
 // serve runs links until one breaks or the client closes; an upgrade to a
@@ -203,7 +183,7 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	if !continued {
 		c.disp.dropStale(epoch)
 	}
-	ch := reconnect.Change{To: StateConnected, Reason: reason, Transport: l.transport}
+	ch := connstate.Change{To: StateConnected, Reason: reason, Transport: l.transport}
 	switch {
 	case !continued:
 		ch.Reason, ch.ContinuityLost = "session not resumed", true
@@ -449,7 +429,9 @@ func (c *Client) write(l *link) (*link, error) {
 		c.mu.Lock()
 		firstNew := c.sess.NextSeq()
 		frames = c.sess.Fill(frames[:0], budget)
-		if a, due := c.sess.AckDue(); due {
+		// No ack while a probe's connect is out: it carries the resume point,
+		// which the server refuses once an ack went past it.
+		if a, due := c.sess.AckDue(); due && !l.probing.Load() {
 			if sendAck || c.sess.Unacked() >= ackEvery || len(frames) > 0 {
 				// First, so that a publish failed by send cannot hold it back.
 				frames = slices.Insert(frames, 0, codec.Frame{Type: codec.TypeAck, Ack: a})
@@ -568,7 +550,7 @@ func (c *Client) fail(err error) {
 	c.lastErr, c.failed = err, err
 	c.sess.FailAll(err)
 	c.mu.Unlock()
-	c.setState(reconnect.Change{To: StateFailed, Reason: "permanent error", Err: err})
+	c.setState(connstate.Change{To: StateFailed, Reason: "permanent error", Err: err})
 	c.opts.Logger.Error("realtime: failed", "err", err)
 }
 
@@ -577,7 +559,7 @@ func (c *Client) fail(err error) {
 // The change is recorded and queued under evMu, as one step: a goroutine
 // woken by the new state (Connect returning, then Close) must not find the
 // dispatcher drained before the change that woke it was queued.
-func (c *Client) setState(ch reconnect.Change) {
+func (c *Client) setState(ch connstate.Change) {
 	c.evMu.Lock()
 	if c.ctx.Err() != nil && ch.To != StateClosed {
 		c.evMu.Unlock()

@@ -3,7 +3,7 @@ package realtime
 import (
 	"sync"
 
-	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/internal/connstate"
 )
 
 // maxQueuedEvents bounds the state changes waiting for a slow handler:
@@ -16,7 +16,7 @@ const maxQueuedEvents = 256
 type item struct {
 	msg    Message
 	epoch  uint64
-	change *reconnect.Change
+	change *connstate.Change
 }
 
 // dispatcher runs user code, one call at a time in arrival order, on its
@@ -92,7 +92,7 @@ func (d *dispatcher) inbox() (n, bytes int, stale uint64) {
 // event queues a state change. When a slow OnStateChange has let
 // maxQueuedEvents pile up, it waits for the dispatcher to take one (or for
 // stop): changes are never dropped.
-func (d *dispatcher) event(ch reconnect.Change) {
+func (d *dispatcher) event(ch connstate.Change) {
 	if d.c.opts.OnStateChange == nil {
 		return
 	}
@@ -170,7 +170,7 @@ func (d *dispatcher) run() {
 			return
 		}
 		if it.change != nil {
-			d.c.opts.OnStateChange(*it.change)
+			d.c.opts.OnStateChange(StateChange(*it.change))
 			continue
 		}
 		h := d.c.handler(it.msg.Channel)
@@ -184,10 +184,10 @@ func (d *dispatcher) run() {
 // takeChanges removes and returns the state changes still queued, in
 // order, dropping queued messages (unacknowledged, so a resumed session
 // would get them again). Only for use after stop.
-func (d *dispatcher) takeChanges() []reconnect.Change {
+func (d *dispatcher) takeChanges() []connstate.Change {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []reconnect.Change
+	var out []connstate.Change
 	for _, it := range d.q[d.head:] {
 		if it.change != nil {
 			out = append(out, *it.change)

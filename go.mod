@@ -3,7 +3,6 @@ module github.com/realtimekit/realtime
 go 1.25.0
 
 require (
-	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/coder/websocket v1.8.15
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/stretchr/testify v1.12.1

@@ -8,9 +8,12 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/connstate"
+	"github.com/realtimekit/realtime/internal/negotiate"
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
@@ -33,8 +36,33 @@ const (
 )
 
 // StateChange is one state transition with its reason, as given to
-// Options.OnStateChange.
-type StateChange = reconnect.Change
+// Options.OnStateChange. It is a struct so it can grow fields.
+type StateChange struct {
+	From, To State
+	// Reason says why, in words: "connect called", "connected", "session
+	// resumed", "session not resumed", "attempt failed", "connection lost",
+	// "connection lost soon after connecting", "transport upgraded from
+	// sse", "closed by the application", "permanent error".
+	Reason string
+	// Err is the error behind the change, if any.
+	Err error
+	// Transport is the transport in use once connected ("websocket", "sse",
+	// "longpoll"); empty otherwise.
+	Transport string
+	// Attempt counts the failed attempts of the current outage, links that
+	// died young included (0 when connected).
+	Attempt int
+	// Delay is the wait before the next attempt, when one is scheduled.
+	Delay time.Duration
+	// ContinuityLost is true when the server did not resume the session:
+	// messages the server held for the client may be gone, messages still
+	// waiting for their handler were dropped (Stats.DroppedStale), and
+	// publishes that were not acknowledged were failed (or resent, per
+	// Options.ResendOnSessionLoss).
+	ContinuityLost bool
+	// At is when the change happened.
+	At time.Time
+}
 
 // Message is a message delivered on a subscribed channel.
 type Message struct {
@@ -58,8 +86,8 @@ type Client struct {
 	opts  Options
 	codec codec.Codec
 	limit int // of one encoded message: protocol.Limit of codec and MaxMessageSize
-	neg   *fallback.Negotiator
-	state reconnect.Machine
+	neg   *negotiate.Negotiator
+	state connstate.Machine
 	disp  *dispatcher
 	evMu  sync.Mutex // makes recording a state change and queueing it one step
 
@@ -101,7 +129,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		opts:   o,
 		codec:  o.Codec,
 		limit:  protocol.Limit(o.Codec, o.MaxMessageSize),
-		neg:    &fallback.Negotiator{Transports: o.Transports, Deadline: o.HandshakeTimeout},
+		neg:    &negotiate.Negotiator{Transports: o.Transports, Deadline: o.HandshakeTimeout},
 		ctx:    ctx,
 		cancel: cancel,
 		wake:   make(chan struct{}, 1),
@@ -348,17 +376,17 @@ func (c *Client) Close() error {
 	// the dispatcher stopped is announced here, before closed.
 	c.evMu.Lock()
 	late := c.disp.takeChanges()
-	ch, ok := c.state.Set(reconnect.Change{To: StateClosed, Reason: "closed by the application"})
+	ch, ok := c.state.Set(connstate.Change{To: StateClosed, Reason: "closed by the application"})
 	c.evMu.Unlock()
 	if ok {
 		c.opts.Logger.Info("realtime: closed", "from", ch.From.String())
 	}
 	if c.opts.OnStateChange != nil {
 		for _, l := range late {
-			c.opts.OnStateChange(l)
+			c.opts.OnStateChange(StateChange(l))
 		}
 		if ok {
-			c.opts.OnStateChange(ch)
+			c.opts.OnStateChange(StateChange(ch))
 		}
 	}
 	return nil

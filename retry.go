@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/realtimekit/realtime/fallback"
-	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/internal/connstate"
+	"github.com/realtimekit/realtime/internal/negotiate"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -102,7 +102,7 @@ func (c *Client) run() {
 		c.mu.Unlock()
 		if worked {
 			o = outage{start: time.Now()}
-			c.setState(reconnect.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
+			c.setState(connstate.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
 			continue
 		}
 		// It died young: a failed attempt, waited out like any other.
@@ -118,7 +118,7 @@ func (c *Client) run() {
 // client.
 func (c *Client) connect(first bool, o *outage) (*link, error) {
 	if first {
-		c.setState(reconnect.Change{To: StateConnecting, Reason: "connect called"})
+		c.setState(connstate.Change{To: StateConnecting, Reason: "connect called"})
 	}
 	for {
 		if !c.ceiling() {
@@ -132,10 +132,10 @@ func (c *Client) connect(first bool, o *outage) (*link, error) {
 			return nil, nil
 		}
 		c.setErr(err)
-		if fallback.Unauthorized(err) {
+		if negotiate.Unauthorized(err) {
 			return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 		}
-		if fallback.Permanent(err) {
+		if negotiate.Permanent(err) {
 			return nil, err
 		}
 		if !c.backOff(o, first, "attempt failed", err) {
@@ -162,7 +162,7 @@ func (c *Client) backOff(o *outage, first bool, reason string, err error) bool {
 	if sd := serverDelay(err, p.MaxDelay); sd > 0 {
 		d = sd
 	}
-	c.setState(reconnect.Change{To: to, Reason: reason, Err: err, Attempt: o.attempts, Delay: d})
+	c.setState(connstate.Change{To: to, Reason: reason, Err: err, Attempt: o.attempts, Delay: d})
 	return c.sleep(d)
 }
 

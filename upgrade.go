@@ -1,9 +1,9 @@
 package realtime
 
 import (
-	"context"
 	"time"
 
+	"github.com/realtimekit/realtime/internal/negotiate"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -67,31 +67,30 @@ func (c *Client) probe(l *link) {
 	}
 }
 
-// probeOnce dials best and runs the handshake, within HandshakeTimeout. It
-// reports whether connect was sent: from then on the server may have
-// taken the session from the live link.
+// probeOnce dials best and opens the session over it, within
+// HandshakeTimeout. It reports whether connect may have gone out: from then
+// on the server may take the session from the live link.
 func (c *Client) probeOnce(l *link, best transport.Transport) (next *link, sent bool, err error) {
 	cfg, err := c.config(l.ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, c.opts.HandshakeTimeout)
-	defer cancel()
-	conn, err := best.Dial(ctx, c.url, cfg)
-	if err != nil {
-		return nil, false, err
-	}
+	// Set before the resume point is read, and read under c.mu as the
+	// writer's acks are: the live link acknowledges nothing beyond it
+	// until the probe is done (see write).
+	l.probing.Store(true)
 	c.mu.Lock()
 	connect := c.sess.ConnectFrame()
 	c.mu.Unlock()
-	next, err = c.exchange(ctx, conn, connect, func() { l.probing.Store(true) })
-	sent = l.probing.Load()
+	nl, err := negotiate.Try(l.ctx, best, c.opts.HandshakeTimeout, c.url, cfg, c.codec, connect)
+	if err == nil {
+		next, err = c.newLink(nl)
+	}
 	if err != nil {
 		l.probing.Store(false)
-		conn.Close()
-		return nil, sent, err
+		c.signal() // an ack held back may be due
+		return nil, true, err
 	}
-	next.conn, next.transport = conn, best.Name()
 	return next, true, nil
 }
 
@@ -104,6 +103,7 @@ func (c *Client) probeOnce(l *link, best transport.Transport) (next *link, sent 
 // needed.
 func (c *Client) upgrade(l *link, p probed) *link {
 	l.probing.Store(false)
+	c.signal() // an ack held back may be due
 	if p.err != nil {
 		c.opts.Logger.Debug("realtime: upgrade failed", "transport", p.transport, "err", p.err)
 		c.startProbe(l)

@@ -70,8 +70,8 @@ func TestUpgradeFromLongPollingToWebSocketLosesNothing(t *testing.T) {
 		}
 		errs <- last.Wait(ctx)
 	}()
-	require.NoError(t, <-errs)
-	require.NoError(t, <-errs)
+	require.NoError(t, <-errs, "%v", rec.snapshot())
+	require.NoError(t, <-errs, "%v", rec.snapshot())
 
 	upgraded := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool {
 		return strings.HasPrefix(ch.Reason, "transport upgraded")

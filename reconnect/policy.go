@@ -2,17 +2,14 @@
 // of its connection.
 //
 // A [Policy] is exponential backoff with full jitter; it serves the first
-// connect and every reconnect. A [Machine] holds the explicit connection
-// [State], announces every change with a reason and lets callers wait for a
-// state with a context.
+// connect and every reconnect. [State] is the explicit state of a client's
+// connection.
 package reconnect
 
 import (
 	"math"
 	"math/rand/v2"
 	"time"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // Policy defaults, used for the zero fields of a Policy.
@@ -89,22 +86,3 @@ func (p Policy) Delay(n int) time.Duration {
 	p = p.WithDefaults()
 	return time.Duration(p.Rand() * float64(p.Cap(n)))
 }
-
-// BackOff returns a fresh backoff.BackOff that follows p, for use with
-// backoff.Retry. Its NextBackOff never returns backoff.Stop: a Budget is
-// enforced by the caller, which decides what an exhausted budget means.
-func (p Policy) BackOff() backoff.BackOff {
-	return &policyBackOff{p: p.WithDefaults()}
-}
-
-type policyBackOff struct {
-	p Policy
-	n int
-}
-
-func (b *policyBackOff) NextBackOff() time.Duration {
-	b.n++
-	return b.p.Delay(b.n)
-}
-
-func (b *policyBackOff) Reset() { b.n = 0 }

@@ -1,13 +1,9 @@
 package reconnect_test
 
 import (
-	"context"
-	"errors"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -44,70 +40,6 @@ func TestPolicyFullJitter(t *testing.T) {
 		require.GreaterOrEqual(t, d, time.Duration(0))
 		require.LessOrEqual(t, d, p.Cap(n))
 	}
-}
-
-// Ten minutes of retries run in fake time: the schedule is the policy's,
-// and the library's retry loop honours a server-given delay.
-func TestBackOffWithRetryInFakeTime(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := reconnect.Policy{BaseDelay: time.Second, MaxDelay: 30 * time.Second, Rand: func() float64 { return 0.5 }}
-		start := time.Now()
-		var delays []time.Duration
-		tries := 0
-		_, err := backoff.Retry(context.Background(), func() (int, error) {
-			tries++
-			if time.Since(start) < 10*time.Minute {
-				return 0, errors.New("down")
-			}
-			return 1, nil
-		}, backoff.WithBackOff(p.BackOff()), backoff.WithMaxElapsedTime(0),
-			backoff.WithNotify(func(_ error, d time.Duration) { delays = append(delays, d) }))
-		require.NoError(t, err)
-		require.Equal(t, []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}, delays[:6])
-		for _, d := range delays[6:] {
-			require.Equal(t, 15*time.Second, d)
-		}
-		require.GreaterOrEqual(t, time.Since(start), 10*time.Minute)
-		require.Less(t, time.Since(start), 10*time.Minute+15*time.Second)
-		require.Equal(t, len(delays)+1, tries)
-	})
-}
-
-func TestMachineTransitionsAndWaits(t *testing.T) {
-	var m reconnect.Machine
-	require.Equal(t, reconnect.Idle, m.State())
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-
-	got := make(chan reconnect.State, 1)
-	go func() {
-		s, _ := m.WaitFor(ctx, reconnect.Connected)
-		got <- s
-	}()
-	c, ok := m.Set(reconnect.Change{To: reconnect.Connecting, Reason: "connect called"})
-	require.True(t, ok)
-	require.Equal(t, reconnect.Idle, c.From)
-	require.False(t, c.At.IsZero())
-	m.Set(reconnect.Change{To: reconnect.Connected, Reason: "connected", Transport: "websocket"})
-	require.Equal(t, reconnect.Connected, <-got)
-	require.Equal(t, "websocket", m.Last().Transport)
-
-	m.Set(reconnect.Change{To: reconnect.Failed, Reason: "unauthorized"})
-	_, ok = m.Set(reconnect.Change{To: reconnect.Connecting})
-	require.False(t, ok, "a final state is final")
-	s, err := m.WaitFor(ctx, reconnect.Connected)
-	require.NoError(t, err)
-	require.Equal(t, reconnect.Failed, s, "waiting ends at a final state")
-}
-
-func TestMachineWaitHonoursContext(t *testing.T) {
-	var m reconnect.Machine
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	s, err := m.WaitFor(ctx, reconnect.Connected)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Equal(t, reconnect.Idle, s)
-	require.False(t, m.WaitForStateChange(ctx, reconnect.Idle))
 }
 
 func TestStateString(t *testing.T) {
