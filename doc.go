@@ -27,11 +27,26 @@
 //
 // # Goroutines
 //
-// New starts nothing. Connect starts the connection loop; each live
-// connection adds one reader. The dispatcher's goroutine runs while
-// messages or state changes wait for it, so an idle client has two. Close
-// stops them all and waits. Handlers and Options.OnStateChange run on the
-// dispatcher, one at a time, in order, never under a lock.
+// New starts nothing. Connect starts the connection loop, which also
+// writes. Each live connection adds the client's reader and whatever its
+// transport runs (SSE and long polling read their HTTP responses on
+// goroutines of their own, and net/http keeps one per open connection).
+// While the client is on a lesser transport, the upgrade probe adds one.
+// The dispatcher's goroutine runs only while messages or state changes
+// wait for it. Close stops them all and waits. Handlers and
+// Options.OnStateChange run on the dispatcher, one at a time, in order,
+// never under a lock.
+//
+// # Bounds
+//
+// Whatever the server does, a client makes at most MaxConnectsPerMinute
+// connection attempts in any minute (20 at once, then one each 600 ms). A
+// connection that dies before it worked (it stayed up less than twice the
+// heartbeat, within [5 s, 1 min], and nothing sent on it was acknowledged)
+// is a failed attempt: the backoff grows and Reconnect.Budget keeps
+// running. Frames sent and not acknowledged for twice the heartbeat plus
+// its grace end the connection. Messages waiting for handlers are those of
+// the current session only, at most the protocol window (1024).
 //
 // The wire protocol is specified in docs/PROTOCOL.md. Package mock serves it
 // in-process for tests.

@@ -150,3 +150,27 @@ func TestProbeNeverStallsTheLiveLink(t *testing.T) {
 		})
 	}
 }
+
+// Finding 9: a client demoted to long polling climbs back to the best
+// transport that works, in order: to SSE while WebSocket stays refused,
+// then to WebSocket once it works.
+func TestProbeClimbsToTheBestTransportThatWorks(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	srv := newServer(t, nil)
+	srv.RefuseTransport("websocket", 403)
+	srv.RefuseTransport("sse", 403)
+	rec := newRecorder()
+	c := connect(t, ctx, srv, &realtime.Options{UpgradeInterval: 20 * time.Millisecond}, rec)
+	require.Equal(t, "longpoll", c.Transport())
+
+	srv.RefuseTransport("sse", 0)
+	up := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.Transport == "sse" })
+	require.Equal(t, "transport upgraded from longpoll", up.Reason)
+	require.NoError(t, c.Publish(ctx, "ch", []byte("on sse")))
+
+	srv.RefuseTransport("websocket", 0)
+	up = rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.Transport == "websocket" })
+	require.Equal(t, "transport upgraded from sse", up.Reason)
+	require.NoError(t, c.Publish(ctx, "ch", []byte("on websocket")))
+	require.Equal(t, uint64(0), c.Stats().ContinuityLost)
+}
