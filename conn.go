@@ -28,7 +28,13 @@ const (
 
 // closeWait bounds what Close waits for the link: the goodbye frame, or a
 // send the server is not taking.
-const closeWait = time.Second
+const closeWait = CloseTimeout
+
+// CloseTimeout bounds what Client.Close waits for the live connection to
+// take its goodbye, or a send under way: 1 s. An HTTP transport (SSE, long
+// polling) then closes its connection on its own bounds, at most 1 s to
+// flush its last POST and 1 s for its DELETE.
+const CloseTimeout = time.Second
 
 // link is one live, handshaken transport connection.
 type link struct {
@@ -525,15 +531,23 @@ func (c *Client) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 	return buf, true, nil
 }
 
-// sendClose tells the server the session ends on purpose, best effort.
+// sendClose tells the server the session ends on purpose, best effort,
+// by CloseTimeout after Close was called. A goodbye the link did not take
+// leaves nothing to close gracefully: the link is aborted.
 func (c *Client) sendClose(l *link) {
 	msg, err := c.codec.Encode(nil, codec.Frame{Type: codec.TypeClose, Code: 1000, Reason: "client closed"})
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	deadline := time.Now().Add(closeWait)
+	if at := c.closeAt.Load(); at != 0 {
+		deadline = time.Unix(0, at).Add(closeWait)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_ = l.conn.Send(ctx, msg)
+	if l.conn.Send(ctx, msg) != nil {
+		c.abortLink(l)
+	}
 }
 
 func (c *Client) setErr(err error) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
@@ -108,6 +109,7 @@ type Client struct {
 	count     counts
 	attempts  []fallback.Attempt // of the last negotiation
 	connects  bucket             // the connects ceiling
+	closeAt   atomic.Int64       // when Close was called, Unix ns: the goodbye's deadline runs from it
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -353,6 +355,12 @@ func (c *Client) handler(channel string) Handler {
 // fail with ErrClosed. A second Close returns ErrClosed. Close waits for
 // the handler or OnStateChange call in progress, so it must not be called
 // from one (start a goroutine there instead).
+//
+// Beyond that call, Close is bounded even when the server stopped
+// reading: it waits at most CloseTimeout (1 s) for the connection to take
+// its goodbye, or a send under way, and then aborts it; SSE and long
+// polling then close their HTTP connection within 2 s more (1 s to flush,
+// 1 s for the DELETE).
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -362,6 +370,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	dog := c.dog
 	c.mu.Unlock()
+	c.closeAt.Store(time.Now().UnixNano())
 	c.cancel()
 	if dog != nil { // a send the server does not take must not hold Close
 		dog.Shorten(closeWait)
