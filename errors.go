@@ -4,34 +4,34 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/internal/engine"
 )
 
 // ErrClosed is returned by every call on a Client after Close, including a
 // second Close.
-var ErrClosed = errors.New("realtime: client closed")
+var ErrClosed = engine.ErrClosed
 
 // ErrOutboxFull is returned by Publish when the outbox already holds
 // Options.OutboxCount messages or Options.OutboxBytes bytes.
-var ErrOutboxFull = fmt.Errorf("realtime: %w", session.ErrOutboxFull)
+var ErrOutboxFull = engine.ErrOutboxFull
 
 // ErrSessionLost fails a publish that was sent but not acknowledged when the
 // server did not resume the session (it expired, or the server restarted):
 // the server may or may not have processed it. Options.ResendOnSessionLoss
 // resends such publishes instead.
-var ErrSessionLost = fmt.Errorf("realtime: %w", session.ErrSessionLost)
+var ErrSessionLost = engine.ErrSessionLost
 
 // ErrMessageTooLarge is returned at once by Publish and PublishAsync, and
 // nothing is queued, for a message whose encoding by the configured codec
 // would exceed the size limit: Options.MaxMessageSize, or a shipped codec's
 // own MaxSize when that is smaller. It also fails the Receipt of a publish
 // that a codec refused to encode later, in the writer (the link goes on).
-var ErrMessageTooLarge = errors.New("realtime: message too large")
+var ErrMessageTooLarge = engine.ErrMessageTooLarge
 
 // ErrUnauthorized is wrapped by the error of a client that failed because
 // the server refused its credentials. No transport fallback or retry
 // follows it.
-var ErrUnauthorized = errors.New("realtime: unauthorized")
+var ErrUnauthorized = engine.ErrUnauthorized
 
 // ErrLinkDead is wrapped by the error of a connection the client gave up
 // because the server sent nothing for heartbeat + grace (a dead or
@@ -39,13 +39,13 @@ var ErrUnauthorized = errors.New("realtime: unauthorized")
 // stopped reading), or acknowledged nothing of what was sent on it for
 // twice as long (a server that pings but does not process). It is the Err
 // of the StateChange to reconnecting; the client reconnects by itself.
-var ErrLinkDead = errors.New("realtime: connection dead")
+var ErrLinkDead = engine.ErrLinkDead
 
 // ErrProtocol is wrapped by every *ProtocolError.
-var ErrProtocol = errors.New("realtime: protocol violation")
+var ErrProtocol = engine.ErrProtocol
 
 // ErrRefused is wrapped by every *RefusedError.
-var ErrRefused = errors.New("realtime: refused by the server")
+var ErrRefused = engine.ErrRefused
 
 // RefusedError is the server's refusal (nack) of one publish, subscribe or
 // unsubscribe, with the server's code and reason (docs/PROTOCOL.md §8).
@@ -109,23 +109,39 @@ func (e *ProtocolError) Error() string {
 // Unwrap returns ErrProtocol and the cause.
 func (e *ProtocolError) Unwrap() []error { return []error{ErrProtocol, e.Err} }
 
-func permanentCode(c uint16) bool { return c >= 4000 && c < 4500 }
+func permanentCode(c uint16) bool { return engine.PermanentCode(c) }
 
-// publicErr maps the engine's errors onto the package's.
+// publicErr maps the engine's errors onto the package's. The sentinels
+// are the engine's own values; the error types are mapped where they
+// stand, or wrapped so that errors.As finds the package's type while the
+// message and the rest of the chain stay.
 func publicErr(err error) error {
-	var re *session.RefusedError
-	var pe *session.ProtocolError
+	var re *engine.RefusedError
+	var se *engine.ServerError
+	var pe *engine.ProtocolError
+	var pub error
+	err = engine.MapSession(err)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &re):
-		return &RefusedError{Code: re.Code, Reason: re.Reason}
+		pub = &RefusedError{Code: re.Code, Reason: re.Reason}
+	case errors.As(err, &se):
+		pub = &ServerError{Code: se.Code, Reason: se.Reason}
 	case errors.As(err, &pe):
-		return &ProtocolError{Reason: pe.Reason}
-	case errors.Is(err, session.ErrSessionLost):
-		return ErrSessionLost
-	case errors.Is(err, session.ErrOutboxFull):
-		return ErrOutboxFull
+		pub = &ProtocolError{Reason: pe.Reason, Err: pe.Err}
+	default:
+		return err
 	}
-	return err
+	if err == error(re) || err == error(se) || err == error(pe) {
+		return pub
+	}
+	return mapped{err: err, pub: pub}
 }
+
+// mapped is an engine error whose chain holds an engine type: it reads as
+// the original and unwraps to the package's type as well.
+type mapped struct{ err, pub error }
+
+func (m mapped) Error() string   { return m.err.Error() }
+func (m mapped) Unwrap() []error { return []error{m.pub, m.err} }

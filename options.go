@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/longpoll"
@@ -165,14 +166,14 @@ func DefaultTransports() []transport.Transport {
 	return []transport.Transport{websocket.Transport{}, sse.Transport{}, longpoll.Transport{}}
 }
 
-// ackLimit is how long frames sent on a link may wait for an
-// acknowledgement, with none arriving, before the link is declared dead:
-// twice the heartbeat plus its grace.
-func (c *Client) ackLimit(hb time.Duration) time.Duration { return 2 * (hb + c.opts.grace(hb)) }
+// MaxConnectsPerMinute is the most connection attempts (each a negotiation
+// of the connection loop or a dial of the upgrade probe) a Client makes in
+// any minute, whatever its Reconnect policy and whatever the server does:
+// 20 at once, then one each 600 ms.
+const MaxConnectsPerMinute = engine.MaxConnectsPerMinute
 
-func (o *Options) grace(hb time.Duration) time.Duration {
-	if o.HeartbeatGrace > 0 {
-		return o.HeartbeatGrace
-	}
-	return max(hb/2, time.Second)
-}
+// CloseTimeout bounds what Client.Close waits for the live connection to
+// take its goodbye, or a send under way: 1 s. An HTTP transport (SSE, long
+// polling) then closes its connection on its own bounds, at most 1 s to
+// flush its last POST and 1 s for its DELETE.
+const CloseTimeout = engine.CloseTimeout

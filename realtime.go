@@ -6,18 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
-	"github.com/realtimekit/realtime/internal/connstate"
-	"github.com/realtimekit/realtime/internal/negotiate"
+	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
-	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
 )
 
@@ -83,33 +79,11 @@ type Handler func(Message)
 // Client is a connection to a realtime server that survives drops and
 // transport switches. Create it with New; it is safe for concurrent use.
 type Client struct {
-	url   string
-	opts  Options
-	codec codec.Codec
-	limit int // of one encoded message: protocol.Limit of codec and MaxMessageSize
-	neg   *negotiate.Negotiator
-	state connstate.Machine
-	disp  *dispatcher
-	evMu  sync.Mutex // makes recording a state change and queueing it one step
+	opts Options
+	eng  *engine.Engine
 
-	ctx    context.Context // ends on Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	wake   chan struct{} // the connection loop has frames to send
-
-	mu        sync.Mutex
-	sess      *session.Session
-	subs      map[string]Handler // channels subscribed (acknowledged or in flight)
-	started   bool
-	closed    bool
-	transport string
-	lastErr   error
-	failed    error         // set once Failed: the error that ended the client
-	dog       *watchdog.Dog // the live link's, while its writer runs
-	count     counts
-	attempts  []fallback.Attempt // of the last negotiation
-	connects  bucket             // the connects ceiling
-	closeAt   atomic.Int64       // when Close was called, Unix ns: the goodbye's deadline runs from it
+	mu   sync.Mutex
+	subs map[string]Handler // channels with a handler (acknowledged or in flight)
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -125,20 +99,15 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
 	}
 	o := opts.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{
-		url:    baseURL,
-		opts:   o,
-		codec:  o.Codec,
-		limit:  protocol.Limit(o.Codec, o.MaxMessageSize),
-		neg:    &negotiate.Negotiator{Transports: o.Transports, Deadline: o.HandshakeTimeout},
-		ctx:    ctx,
-		cancel: cancel,
-		wake:   make(chan struct{}, 1),
-		sess:   session.New(session.Limits{Count: o.OutboxCount, Bytes: o.OutboxBytes}),
-		subs:   make(map[string]Handler),
-	}
-	c.disp = newDispatcher(c)
+	c := &Client{opts: o, subs: make(map[string]Handler)}
+	c.eng = engine.New(engine.Config{
+		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
+		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
+		HTTPClient: o.HTTPClient, Header: o.Header, Token: o.Token, Reconnect: o.Reconnect,
+		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
+		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
+		Consume: c.consume, Changes: o.OnStateChange != nil,
+	})
 	return c, nil
 }
 
@@ -149,18 +118,10 @@ func New(baseURL string, opts *Options) (*Client, error) {
 // the client keeps trying in the background. If the client fails for
 // good (for example ErrUnauthorized), Connect returns that error.
 func (c *Client) Connect(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.eng.Start() {
 		return ErrClosed
 	}
-	if !c.started {
-		c.started = true
-		c.wg.Add(1)
-		go c.run()
-	}
-	c.mu.Unlock()
-	s, err := c.state.WaitFor(ctx, StateConnected)
+	s, err := c.eng.State().WaitFor(ctx, StateConnected)
 	switch {
 	case err != nil:
 		if last := c.Err(); last != nil {
@@ -176,46 +137,34 @@ func (c *Client) Connect(ctx context.Context) error {
 }
 
 // State returns the client's current state.
-func (c *Client) State() State { return c.state.State() }
+func (c *Client) State() State { return c.eng.State().State() }
 
 // WaitForState blocks until the client is in one of states, or a final
 // state (Closed, Failed) is reached, or ctx ends. It returns the state
 // reached and ctx's error, if it ended.
 func (c *Client) WaitForState(ctx context.Context, states ...State) (State, error) {
-	return c.state.WaitFor(ctx, states...)
+	return c.eng.State().WaitFor(ctx, states...)
 }
 
 // WaitForStateChange blocks until the state is not from, or ctx ends; it
 // reports whether the state changed.
 func (c *Client) WaitForStateChange(ctx context.Context, from State) bool {
-	return c.state.WaitForStateChange(ctx, from)
+	return c.eng.State().WaitForStateChange(ctx, from)
 }
 
 // Transport returns the name of the transport in use ("websocket", "sse",
 // "longpoll"), or "" while not connected.
-func (c *Client) Transport() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.transport
-}
+func (c *Client) Transport() string { return c.eng.Transport() }
 
 // Attempts returns the transports tried in the last negotiation, in
 // order, each with its error (nil for the one that worked) and how long it
 // took: why the client is on SSE rather than WebSocket, say. Nil before the
 // first attempt.
-func (c *Client) Attempts() []fallback.Attempt {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.attempts)
-}
+func (c *Client) Attempts() []fallback.Attempt { return c.eng.Attempts() }
 
 // Err returns the error behind the last failed attempt or lost connection,
 // or, once Failed, the error that ended the client. Nil if none.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastErr
-}
+func (c *Client) Err() error { return publicErr(c.eng.Err()) }
 
 // Publish sends data on channel and waits until the server acknowledges it
 // (nil), refuses it (*RefusedError), or ctx ends. While disconnected the
@@ -229,7 +178,7 @@ func (c *Client) Publish(ctx context.Context, channel string, data []byte) error
 	}
 	if err := r.Wait(ctx); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			c.withdraw(r.op, err)
+			c.eng.Withdraw(r.op, err)
 		}
 		return err
 	}
@@ -243,7 +192,7 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	if err := protocol.FitsPublish(c.codec, c.limit, channel, data); err != nil {
+	if err := protocol.FitsPublish(c.eng.Codec(), c.eng.Limit(), channel, data); err != nil {
 		if errors.Is(err, protocol.ErrTooLarge) {
 			return nil, ErrMessageTooLarge
 		}
@@ -252,48 +201,10 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	// Copied: the caller may reuse data at once, and the outbox's byte
 	// limit then measures memory the client really holds.
 	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: bytes.Clone(data)})
-	if err := c.enqueue(op); err != nil {
-		return nil, err
+	if err := c.eng.Enqueue(op); err != nil {
+		return nil, publicErr(err)
 	}
 	return &Receipt{op: op}, nil
-}
-
-func (c *Client) enqueue(op *session.Op) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if c.failed != nil {
-		err := c.failed
-		c.mu.Unlock()
-		return err
-	}
-	dropOldest := c.opts.OutboxPolicy == DropOldest && op.Frame.Type == codec.TypePublish
-	err := c.sess.Enqueue(op, dropOldest)
-	if err == nil && op.Frame.Type == codec.TypePublish {
-		c.count.published++
-	}
-	c.mu.Unlock()
-	if err != nil {
-		return publicErr(err)
-	}
-	c.signal()
-	return nil
-}
-
-func (c *Client) withdraw(op *session.Op, err error) {
-	c.mu.Lock()
-	c.sess.Withdraw(op, err)
-	c.mu.Unlock()
-}
-
-// signal wakes the connection loop without blocking.
-func (c *Client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Subscribe starts delivering channel's messages to h and waits until the
@@ -308,14 +219,14 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 		return errors.New("realtime: nil handler")
 	}
 	c.mu.Lock()
-	_, had := c.subs[channel]
 	c.subs[channel] = h
 	c.mu.Unlock()
-	if had {
+	if had := c.eng.Subscribed(channel, true); had {
 		return nil
 	}
 	err := c.request(ctx, codec.TypeSubscribe, channel)
 	if err != nil && !errors.Is(err, ctx.Err()) {
+		c.eng.Subscribed(channel, false)
 		c.mu.Lock()
 		delete(c.subs, channel)
 		c.mu.Unlock()
@@ -327,10 +238,9 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 // acknowledgement. Messages already on their way are dropped.
 func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
 	c.mu.Lock()
-	_, had := c.subs[channel]
 	delete(c.subs, channel)
 	c.mu.Unlock()
-	if !had {
+	if had := c.eng.Subscribed(channel, false); !had {
 		return nil
 	}
 	return c.request(ctx, codec.TypeUnsub, channel)
@@ -338,8 +248,8 @@ func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
 
 func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
 	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
-	if err := c.enqueue(op); err != nil {
-		return err
+	if err := c.eng.Enqueue(op); err != nil {
+		return publicErr(err)
 	}
 	return publicErr(op.Wait(ctx))
 }
@@ -362,40 +272,16 @@ func (c *Client) handler(channel string) Handler {
 // polling then close their HTTP connection within 2 s more (1 s to flush,
 // 1 s for the DELETE).
 func (c *Client) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	late, ch, ok, closed := c.eng.Close()
+	if !closed {
 		return ErrClosed
-	}
-	c.closed = true
-	dog := c.dog
-	c.mu.Unlock()
-	c.closeAt.Store(time.Now().UnixNano())
-	c.cancel()
-	if dog != nil { // a send the server does not take must not hold Close
-		dog.Shorten(closeWait)
-	}
-	c.disp.stop()
-	c.wg.Wait()
-	c.mu.Lock()
-	c.sess.FailAll(ErrClosed)
-	c.mu.Unlock()
-	// The dispatcher and every goroutine that changes state have ended, and
-	// setState refuses changes once ctx is cancelled; what they queued after
-	// the dispatcher stopped is announced here, before closed.
-	c.evMu.Lock()
-	late := c.disp.takeChanges()
-	ch, ok := c.state.Set(connstate.Change{To: StateClosed, Reason: "closed by the application"})
-	c.evMu.Unlock()
-	if ok {
-		c.opts.Logger.Info("realtime: closed", "from", ch.From.String())
 	}
 	if c.opts.OnStateChange != nil {
 		for _, l := range late {
-			c.opts.OnStateChange(StateChange(l))
+			c.opts.OnStateChange(publicChange(l))
 		}
 		if ok {
-			c.opts.OnStateChange(StateChange(ch))
+			c.opts.OnStateChange(publicChange(ch))
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/internal/session"
@@ -58,29 +57,19 @@ type Stats struct {
 // 100 µs to 5 s.
 var LatencyBuckets = session.LatencyBuckets
 
-// counts are the Client's own counters; guarded by Client.mu.
-type counts struct {
-	connects, disconnects, upgrades, lost, published, delivered uint64
-	young                                                       atomic.Uint64 // links that died young
-}
-
-// Stats returns a snapshot of the client's counters and outbox.
+// Stats returns a snapshot of the client's counters, outbox and inbox.
 func (c *Client) Stats() Stats {
-	st := c.state.State()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	in, inBytes, stale := c.disp.inbox()
-	n, b := c.sess.Len()
-	sc := c.sess.Count
+	e := c.eng.Stats()
+	sc := e.Session
 	return Stats{
-		State: st, Transport: c.transport,
-		Connects: c.count.connects, Disconnects: c.count.disconnects, DiedYoung: c.count.young.Load(),
-		Upgrades: c.count.upgrades, ContinuityLost: c.count.lost,
-		Published: c.count.published, Delivered: c.count.delivered,
+		State: e.State, Transport: e.Transport,
+		Connects: e.Connects, Disconnects: e.Disconnects, DiedYoung: e.DiedYoung,
+		Upgrades: e.Upgrades, ContinuityLost: e.ContinuityLost,
+		Published: e.Published, Delivered: e.Delivered,
 		Sent: sc.Sent, Resent: sc.Resent, Acked: sc.Acked, Refused: sc.Refused,
 		Failed: sc.Failed, Duplicates: sc.Duplicates,
-		OutboxCount: n, OutboxBytes: b,
-		InboxCount: in, InboxBytes: inBytes, DroppedStale: stale,
+		OutboxCount: e.OutboxCount, OutboxBytes: e.OutboxBytes,
+		InboxCount: e.InboxCount, InboxBytes: e.InboxBytes, DroppedStale: e.DroppedStale,
 		AckLatency: sc.AckLatency,
 	}
 }

@@ -1,4 +1,4 @@
-package realtime
+package engine
 
 import (
 	"time"
@@ -17,19 +17,19 @@ type probed struct {
 
 // startProbe starts the background probe for a better transport when the
 // link runs on a lesser one. The probe ends with the link.
-func (c *Client) startProbe(l *link) {
-	if c.opts.UpgradeInterval < 0 || len(c.better(l.transport)) == 0 {
+func (e *Engine) startProbe(l *link) {
+	if e.cfg.UpgradeInterval < 0 || len(e.better(l.transport)) == 0 {
 		return
 	}
-	c.wg.Add(1)
-	go c.probe(l)
+	e.wg.Add(1)
+	go e.probe(l)
 }
 
 // better returns the transports configured before current, best first.
-func (c *Client) better(current string) []transport.Transport {
-	for i, t := range c.opts.Transports {
+func (e *Engine) better(current string) []transport.Transport {
+	for i, t := range e.cfg.Transports {
 		if t.Name() == current {
-			return c.opts.Transports[:i]
+			return e.cfg.Transports[:i]
 		}
 	}
 	return nil
@@ -41,9 +41,9 @@ func (c *Client) better(current string) []transport.Transport {
 // handshake run here, on the probe's own goroutine: the live link is never
 // held up by a dial or a hello that does not come. A link that works is
 // handed to the writer, which moves the session onto it (see upgrade).
-func (c *Client) probe(l *link) {
-	defer c.wg.Done()
-	t := time.NewTimer(c.opts.UpgradeInterval)
+func (e *Engine) probe(l *link) {
+	defer e.wg.Done()
+	t := time.NewTimer(e.cfg.UpgradeInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -51,13 +51,13 @@ func (c *Client) probe(l *link) {
 			return
 		case <-t.C:
 		}
-		for _, cand := range c.better(l.transport) {
+		for _, cand := range e.better(l.transport) {
 			// The probe leaves half the connects ceiling to the connection
 			// loop: it skips a round rather than wait.
-			if ok, _ := c.connects.take(time.Now(), connectBurst/2); !ok {
+			if ok, _ := e.connects.take(time.Now(), ConnectBurst/2); !ok {
 				break
 			}
-			next, err := c.probeOnce(l, cand)
+			next, err := e.probeOnce(l, cand)
 			if err == nil {
 				select {
 				case l.upgrade <- probed{next: next, transport: cand.Name()}:
@@ -66,7 +66,7 @@ func (c *Client) probe(l *link) {
 				}
 				return
 			}
-			c.opts.Logger.Debug("realtime: upgrade probe failed", "transport", cand.Name(), "err", err)
+			e.cfg.Logger.Debug("realtime: upgrade probe failed", "transport", cand.Name(), "err", err)
 			// A writer waiting for this probe (awaitProbe) hears of the
 			// failure; one that is not has nothing to do with it.
 			select {
@@ -77,33 +77,33 @@ func (c *Client) probe(l *link) {
 				return
 			}
 		}
-		t.Reset(c.opts.UpgradeInterval)
+		t.Reset(e.cfg.UpgradeInterval)
 	}
 }
 
 // probeOnce dials best and opens the session over it, within
 // HandshakeTimeout. While it runs, l.probing is set: once connect is out
 // the server may take the session from the live link.
-func (c *Client) probeOnce(l *link, best transport.Transport) (*link, error) {
-	cfg, err := c.config(l.ctx)
+func (e *Engine) probeOnce(l *link, best transport.Transport) (*link, error) {
+	cfg, err := e.config(l.ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Set before the resume point is read, and read under c.mu as the
+	// Set before the resume point is read, and read under e.mu as the
 	// writer's acks are: the live link acknowledges nothing beyond it
 	// until the probe is done (see write).
 	l.probing.Store(true)
-	c.mu.Lock()
-	connect := c.sess.ConnectFrame()
-	c.mu.Unlock()
-	nl, err := negotiate.Try(l.ctx, best, c.opts.HandshakeTimeout, c.url, cfg, c.codec, connect)
+	e.mu.Lock()
+	connect := e.sess.ConnectFrame()
+	e.mu.Unlock()
+	nl, err := negotiate.Try(l.ctx, best, e.cfg.HandshakeTimeout, e.cfg.URL, cfg, e.codec, connect)
 	var next *link
 	if err == nil {
-		next, err = c.newLink(nl)
+		next, err = e.newLink(nl)
 	}
 	if err != nil {
 		l.probing.Store(false)
-		c.signal() // an ack held back may be due
+		e.signal() // an ack held back may be due
 		return nil, err
 	}
 	return next, nil
@@ -116,13 +116,13 @@ func (c *Client) probeOnce(l *link, best transport.Transport) (*link, error) {
 // not acknowledged, and sequence numbers drop what arrives twice. So
 // nothing is lost, duplicated or reordered, and no special protocol is
 // needed.
-func (c *Client) upgrade(l *link, p probed) *link {
+func (e *Engine) upgrade(l *link, p probed) *link {
 	if p.err != nil { // the probe carries on by itself
 		return nil
 	}
 	l.probing.Store(false)
-	c.signal() // an ack held back may be due
-	c.neg.Remember(p.transport)
+	e.signal() // an ack held back may be due
+	e.neg.Remember(p.transport)
 	return p.next
 }
 
@@ -130,11 +130,11 @@ func (c *Client) upgrade(l *link, p probed) *link {
 // the server may have closed l because the probe took the session over, so
 // wait for the probe's hello (bounded by its HandshakeTimeout) and move
 // onto it. It returns nil when no probe was under way or it failed.
-func (c *Client) awaitProbe(l *link) *link {
+func (e *Engine) awaitProbe(l *link) *link {
 	if !l.probing.Load() {
 		return nil
 	}
-	t := time.NewTimer(c.opts.HandshakeTimeout + time.Second)
+	t := time.NewTimer(e.cfg.HandshakeTimeout + time.Second)
 	defer t.Stop()
 	select {
 	case p := <-l.upgrade:
@@ -142,10 +142,10 @@ func (c *Client) awaitProbe(l *link) *link {
 		if p.err != nil {
 			return nil
 		}
-		c.neg.Remember(p.transport)
+		e.neg.Remember(p.transport)
 		return p.next
 	case <-t.C:
-	case <-c.ctx.Done():
+	case <-e.ctx.Done():
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package realtime
+package engine
 
 import (
 	"errors"
@@ -8,22 +8,23 @@ import (
 
 	"github.com/realtimekit/realtime/internal/connstate"
 	"github.com/realtimekit/realtime/internal/negotiate"
+	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
 
 // The connects ceiling: whatever a server or proxy does (accept and then
 // fail every link, acknowledge and then drop), the connection loop and the
-// upgrade probe together start at most connectBurst attempts at once and
-// then one per connectEvery: at most MaxConnectsPerMinute in any minute.
+// upgrade probe together start at most ConnectBurst attempts at once and
+// then one per ConnectEvery: at most MaxConnectsPerMinute in any minute.
 const (
-	connectBurst = 20
-	connectEvery = 600 * time.Millisecond
+	ConnectBurst = 20                     // attempts at once
+	ConnectEvery = 600 * time.Millisecond // then one per
 
 	// MaxConnectsPerMinute is the most connection attempts (each a
 	// negotiation of the connection loop or a dial of the upgrade probe) a
 	// Client makes in any minute, whatever its Reconnect policy and
 	// whatever the server does: 20 at once, then one each 600 ms.
-	MaxConnectsPerMinute = connectBurst + int(time.Minute/connectEvery)
+	MaxConnectsPerMinute = ConnectBurst + int(time.Minute/ConnectEvery)
 )
 
 // Bounds of the time a link must stay up, unless the server acknowledged
@@ -59,55 +60,55 @@ func (b *bucket) take(now time.Time, keep float64) (bool, time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.last.IsZero() {
-		b.tokens, b.last = connectBurst, now
+		b.tokens, b.last = ConnectBurst, now
 	}
-	b.tokens = min(connectBurst, b.tokens+float64(now.Sub(b.last))/float64(connectEvery))
+	b.tokens = min(ConnectBurst, b.tokens+float64(now.Sub(b.last))/float64(ConnectEvery))
 	b.last = now
 	if b.tokens >= 1+keep {
 		b.tokens--
 		return true, 0
 	}
 	// At least a millisecond: rounding must not turn the wait into a spin.
-	return false, max(time.Millisecond, time.Duration((1+keep-b.tokens)*float64(connectEvery)))
+	return false, max(time.Millisecond, time.Duration((1+keep-b.tokens)*float64(ConnectEvery)))
 }
 
 // run is the connection loop: connect, serve until the link breaks, back
 // off, repeat, until Close or a permanent error.
-func (c *Client) run() {
-	defer c.wg.Done()
+func (e *Engine) run() {
+	defer e.wg.Done()
 	o := outage{start: time.Now()}
 	first := true
 	for {
-		l, err := c.connect(first, &o)
+		l, err := e.connect(first, &o)
 		if err != nil {
-			c.fail(err)
+			e.fail(err)
 			return
 		}
 		if l == nil { // closed while connecting
 			return
 		}
 		first = false
-		worked, err := c.serve(l)
-		if c.ctx.Err() != nil {
+		worked, err := e.serve(l)
+		if e.ctx.Err() != nil {
 			return
 		}
 		var se *ServerError
 		if errors.As(err, &se) && se.Permanent() {
-			c.fail(err)
+			e.fail(err)
 			return
 		}
-		c.mu.Lock()
-		c.lastErr = err
-		c.count.disconnects++
-		c.mu.Unlock()
+		e.mu.Lock()
+		e.lastErr = err
+		e.count.disconnects++
+		e.mu.Unlock()
 		if worked {
 			o = outage{start: time.Now()}
-			c.setState(connstate.Change{To: StateReconnecting, Reason: "connection lost", Err: err})
+			e.setState(connstate.Change{To: reconnect.Reconnecting, Reason: "connection lost", Err: err})
 			continue
 		}
 		// It died young: a failed attempt, waited out like any other.
-		c.count.young.Add(1)
-		if !c.backOff(&o, false, "connection lost soon after connecting", err) {
+		e.count.young.Add(1)
+		if !e.backOff(&o, false, "connection lost soon after connecting", err) {
 			return
 		}
 	}
@@ -116,29 +117,29 @@ func (c *Client) run() {
 // connect dials with fallback, backoff and the connects ceiling until a
 // link is up, Close is called (nil, nil) or a permanent error ends the
 // client.
-func (c *Client) connect(first bool, o *outage) (*link, error) {
+func (e *Engine) connect(first bool, o *outage) (*link, error) {
 	if first {
-		c.setState(connstate.Change{To: StateConnecting, Reason: "connect called"})
+		e.setState(connstate.Change{To: reconnect.Connecting, Reason: "connect called"})
 	}
 	for {
-		if !c.ceiling() {
+		if !e.ceiling() {
 			return nil, nil
 		}
-		l, err := c.dial()
+		l, err := e.dial()
 		if err == nil {
 			return l, nil
 		}
-		if c.ctx.Err() != nil {
+		if e.ctx.Err() != nil {
 			return nil, nil
 		}
-		c.setErr(err)
+		e.setErr(err)
 		if negotiate.Unauthorized(err) {
 			return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 		}
 		if negotiate.Permanent(err) {
 			return nil, err
 		}
-		if !c.backOff(o, first, "attempt failed", err) {
+		if !e.backOff(o, first, "attempt failed", err) {
 			return nil, nil
 		}
 	}
@@ -148,49 +149,49 @@ func (c *Client) connect(first bool, o *outage) (*link, error) {
 // next one, and waits. It reports false when Close ended the wait. Once
 // the outage outlasts the policy's Budget the state is Suspended and every
 // wait is drawn from the policy's largest delay.
-func (c *Client) backOff(o *outage, first bool, reason string, err error) bool {
+func (e *Engine) backOff(o *outage, first bool, reason string, err error) bool {
 	o.attempts++
-	p := c.opts.Reconnect
-	to, n := StateReconnecting, o.attempts
+	p := e.cfg.Reconnect
+	to, n := reconnect.Reconnecting, o.attempts
 	if first {
-		to = StateConnecting
+		to = reconnect.Connecting
 	}
 	if p.Budget > 0 && time.Since(o.start) > p.Budget {
-		to, n = StateSuspended, 1<<20 // Cap(n) is MaxDelay
+		to, n = reconnect.Suspended, 1<<20 // Cap(n) is MaxDelay
 	}
 	d := p.Delay(n)
 	if sd := serverDelay(err, p.MaxDelay); sd > 0 {
 		d = sd
 	}
-	c.setState(connstate.Change{To: to, Reason: reason, Err: err, Attempt: o.attempts, Delay: d})
-	return c.sleep(d)
+	e.setState(connstate.Change{To: to, Reason: reason, Err: err, Attempt: o.attempts, Delay: d})
+	return e.sleep(d)
 }
 
 // ceiling waits for a token of the connects ceiling; false when Close
 // ended the wait.
-func (c *Client) ceiling() bool {
+func (e *Engine) ceiling() bool {
 	for {
-		ok, wait := c.connects.take(time.Now(), 0)
+		ok, wait := e.connects.take(time.Now(), 0)
 		if ok {
 			return true
 		}
-		if !c.sleep(wait) {
+		if !e.sleep(wait) {
 			return false
 		}
 	}
 }
 
 // sleep waits d, or until Close; false when Close came first.
-func (c *Client) sleep(d time.Duration) bool {
+func (e *Engine) sleep(d time.Duration) bool {
 	if d <= 0 {
-		return c.ctx.Err() == nil
+		return e.ctx.Err() == nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-c.ctx.Done():
+	case <-e.ctx.Done():
 		return false
 	}
 }

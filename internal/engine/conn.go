@@ -1,4 +1,4 @@
-package realtime
+package engine
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
+	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -64,48 +65,56 @@ func wallNow() time.Time { return time.Now().Round(0).Add(time.Duration(wallSkew
 
 var wallSkew atomic.Int64
 
+// SkewWallClock moves the engine's view of the wall clock by d, as a
+// suspend and resume of the device would; it returns a restore func. For
+// tests.
+func SkewWallClock(d time.Duration) (restore func()) {
+	wallSkew.Add(int64(d))
+	return func() { wallSkew.Add(-int64(d)) }
+}
+
 // errClockJump ends a link when the wall clock moved ahead of the monotonic
 // clock by more than a heartbeat interval: the device was suspended, and
 // the connection is almost surely dead even if no error says so yet.
 var errClockJump = errors.New("realtime: wall clock jumped ahead (device suspended?): reconnecting")
 
 // dial negotiates a transport, opening the session over it.
-func (c *Client) dial() (*link, error) {
-	cfg, err := c.config(c.ctx)
+func (e *Engine) dial() (*link, error) {
+	cfg, err := e.config(e.ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.sess.NewConnection() // the previous link's reader and writer are done
-	connect := c.sess.ConnectFrame()
-	c.mu.Unlock()
-	nl, attempts, err := c.neg.Dial(c.ctx, c.url, cfg, c.codec, connect)
-	c.mu.Lock()
-	c.attempts = attempts
-	c.mu.Unlock()
+	e.mu.Lock()
+	e.sess.NewConnection() // the previous link's reader and writer are done
+	connect := e.sess.ConnectFrame()
+	e.mu.Unlock()
+	nl, attempts, err := e.neg.Dial(e.ctx, e.cfg.URL, cfg, e.codec, connect)
+	e.mu.Lock()
+	e.attempts = attempts
+	e.mu.Unlock()
 	for _, a := range attempts {
 		if a.Err != nil {
-			c.opts.Logger.Debug("realtime: transport attempt failed", "transport", a.Transport, "took", a.Took, "err", a.Err)
+			e.cfg.Logger.Debug("realtime: transport attempt failed", "transport", a.Transport, "took", a.Took, "err", a.Err)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	return c.newLink(nl)
+	return e.newLink(nl)
 }
 
 // config is what every dial needs, with a fresh token when the application
 // provides them.
-func (c *Client) config(ctx context.Context) (transport.Config, error) {
+func (e *Engine) config(ctx context.Context) (transport.Config, error) {
 	cfg := transport.Config{
-		HTTPClient: c.opts.HTTPClient,
-		Header:     c.opts.Header,
-		Codec:      c.codec.Name(),
-		Binary:     c.codec.Binary(),
-		ReadLimit:  int64(c.opts.MaxMessageSize),
+		HTTPClient: e.cfg.HTTPClient,
+		Header:     e.cfg.Header,
+		Codec:      e.codec.Name(),
+		Binary:     e.codec.Binary(),
+		ReadLimit:  int64(e.cfg.MaxMessageSize),
 	}
-	if c.opts.Token != nil {
-		tok, err := c.opts.Token(ctx)
+	if e.cfg.Token != nil {
+		tok, err := e.cfg.Token(ctx)
 		if err != nil {
 			return cfg, fmt.Errorf("realtime: token provider: %w", err)
 		}
@@ -121,7 +130,7 @@ func (c *Client) config(ctx context.Context) (transport.Config, error) {
 // newLink checks the server's answer to connect: a valid hello makes a
 // link; an error frame or a hello that breaks the protocol closes the
 // connection and is returned.
-func (c *Client) newLink(nl negotiate.Link) (*link, error) {
+func (e *Engine) newLink(nl negotiate.Link) (*link, error) {
 	f := nl.Frames[0]
 	var err error
 	if f.Type == codec.TypeError {
@@ -143,63 +152,63 @@ func (c *Client) newLink(nl negotiate.Link) (*link, error) {
 // better transport replaces the link and carries on. It reports whether the
 // session's links worked: stayed up healthyAfter, or had something sent on
 // them acknowledged.
-func (c *Client) serve(l *link) (worked bool, err error) {
+func (e *Engine) serve(l *link) (worked bool, err error) {
 	reason := "connected"
 	start := time.Now()
 	for {
-		next, err := c.serveLink(l, reason)
+		next, err := e.serveLink(l, reason)
 		worked = worked || l.progress.Load() || time.Since(start) >= healthyAfter(l.hb)
 		if next == nil {
 			return worked, err
 		}
-		c.opts.Logger.Info("realtime: transport upgraded", "from", l.transport, "to", next.transport)
+		e.cfg.Logger.Info("realtime: transport upgraded", "from", l.transport, "to", next.transport)
 		reason = "transport upgraded from " + l.transport
 		l = next
 		// The old link's reader and writer are done: the session's
 		// per-connection state starts over for the new one.
-		c.mu.Lock()
-		c.sess.NewConnection()
-		c.mu.Unlock()
+		e.mu.Lock()
+		e.sess.NewConnection()
+		e.mu.Unlock()
 	}
 }
 
 // serveLink runs one link. It returns the next link when the session moved
 // onto a better transport, or the error that ended the link.
-func (c *Client) serveLink(l *link, reason string) (*link, error) {
-	defer c.closeLink(l)
+func (e *Engine) serveLink(l *link, reason string) (*link, error) {
+	defer e.closeLink(l)
 	hello := l.pending[0]
-	c.mu.Lock()
-	continued, err := c.sess.Hello(hello, c.opts.ResendOnSessionLoss)
+	e.mu.Lock()
+	continued, err := e.sess.Hello(hello, e.cfg.ResendOnSessionLoss)
 	if err == nil && !continued {
-		c.resubscribeLocked()
+		e.resubscribeLocked()
 	}
-	epoch := c.sess.Epoch
-	c.transport = l.transport
-	c.count.connects++
+	epoch := e.sess.Epoch
+	e.transport = l.transport
+	e.count.connects++
 	if !continued {
-		c.count.lost++
+		e.count.lost++
 	}
 	if reason != "connected" {
-		c.count.upgrades++
+		e.count.upgrades++
 	}
-	c.mu.Unlock()
+	e.mu.Unlock()
 	if err != nil {
-		return nil, publicErr(err)
+		return nil, engineErr(err)
 	}
 	if !continued {
-		c.disp.dropStale(epoch)
+		e.disp.dropStale(epoch)
 	}
-	ch := connstate.Change{To: StateConnected, Reason: reason, Transport: l.transport}
+	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
 	switch {
 	case !continued:
 		ch.Reason, ch.ContinuityLost = "session not resumed", true
 	case hello.Resumed && reason == "connected":
 		ch.Reason = "session resumed"
 	}
-	c.setState(ch)
-	c.opts.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
+	e.setState(ch)
+	e.cfg.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
 
-	err = c.process(l, l.pending[1:])
+	err = e.process(l, l.pending[1:])
 	l.pending = nil // and the message they were decoded from, for the link's life
 	if err != nil {
 		return nil, err
@@ -209,29 +218,29 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 	l.upgrade = make(chan probed)
 	// Reads and sends take no ctx of their own (one costs an allocation and
 	// a registration per call): the watchdog bounds them, closing the conn.
-	dead := l.hb + c.opts.grace(l.hb)
+	dead := l.hb + e.grace(l.hb)
 	l.dog.Start(dead, dead, func(cause watchdog.Cause) {
 		err := fmt.Errorf("%w: a send was not taken within %v: the server is not reading", ErrLinkDead, cause.Limit)
 		if cause.Silent {
 			err = fmt.Errorf("%w: no frame from the server for %v (heartbeat %v)", ErrLinkDead, cause.For.Round(time.Millisecond), l.hb)
 		}
 		l.dead.Store(&err)
-		c.abortLink(l)
+		e.abortLink(l)
 	})
-	c.mu.Lock()
-	c.dog = &l.dog // Close shortens a send under way
-	c.mu.Unlock()
-	c.wg.Add(1)
-	go c.read(l)
-	c.startProbe(l)
-	next, err := c.write(l)
+	e.mu.Lock()
+	e.dog = &l.dog // Close shortens a send under way
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go e.read(l)
+	e.startProbe(l)
+	next, err := e.write(l)
 	l.dog.Stop()   // a Close that still finds it gets a no-op Shorten
-	c.closeLink(l) // unblocks the reader
+	e.closeLink(l) // unblocks the reader
 	cancel()       // and the probe
 	rerr := <-l.readErr
-	c.mu.Lock()
-	c.transport, c.dog = "", nil
-	c.mu.Unlock()
+	e.mu.Lock()
+	e.transport, e.dog = "", nil
+	e.mu.Unlock()
 	if next != nil {
 		return next, nil
 	}
@@ -247,11 +256,11 @@ func (c *Client) serveLink(l *link, reason string) (*link, error) {
 // transport's Close flushes what is queued and DELETEs the connection,
 // which takes up to 2 s on a dead path, and a reconnect must not wait for
 // it. Closing ends l's reader and any send at once.
-func (c *Client) closeLink(l *link) {
+func (e *Engine) closeLink(l *link) {
 	l.closeOnce.Do(func() {
-		c.wg.Add(1)
+		e.wg.Add(1)
 		go func() {
-			defer c.wg.Done()
+			defer e.wg.Done()
 			l.conn.Close()
 		}()
 	})
@@ -259,28 +268,28 @@ func (c *Client) closeLink(l *link) {
 
 // abortLink ends l's conn at once, when the watchdog found it dead: no
 // goodbye, which could only time out.
-func (c *Client) abortLink(l *link) {
+func (e *Engine) abortLink(l *link) {
 	if a, ok := l.conn.(transport.Aborter); ok {
 		a.Abort()
 	}
-	c.closeLink(l)
+	e.closeLink(l)
 }
 
 // resubscribeLocked renews every subscription after a lost session, ahead
-// of anything else queued. c.mu is held.
-func (c *Client) resubscribeLocked() {
-	ops := make([]*session.Op, 0, len(c.subs))
-	for ch := range c.subs {
+// of anything else queued. e.mu is held.
+func (e *Engine) resubscribeLocked() {
+	ops := make([]*session.Op, 0, len(e.subs))
+	for ch := range e.subs {
 		op := session.NewOp(codec.Frame{Type: codec.TypeSubscribe, Channel: ch})
 		op.Internal = true
 		ops = append(ops, op)
 	}
-	c.sess.Requeue(ops...)
+	e.sess.Requeue(ops...)
 }
 
 // read is the link's reader goroutine.
-func (c *Client) read(l *link) {
-	defer c.wg.Done()
+func (e *Engine) read(l *link) {
+	defer e.wg.Done()
 	var frames []codec.Frame
 	for {
 		msg, err := l.conn.Recv(context.Background()) // ends when serveLink closes the conn
@@ -289,62 +298,62 @@ func (c *Client) read(l *link) {
 				err = &ProtocolError{Reason: "message over the size limit", Err: err}
 			}
 			l.readErr <- err
-			c.signal()
+			e.signal()
 			return
 		}
 		l.dog.Received()
-		frames, err = c.codec.Decode(frames[:0], msg)
+		frames, err = e.codec.Decode(frames[:0], msg)
 		if err == nil {
-			err = c.process(l, frames)
+			err = e.process(l, frames)
 		} else {
 			err = &ProtocolError{Reason: "undecodable message", Err: err}
 		}
 		if err != nil {
 			l.readErr <- err
-			c.closeLink(l)
-			c.signal()
+			e.closeLink(l)
+			e.signal()
 			return
 		}
 	}
 }
 
 // process applies the frames of one received message.
-func (c *Client) process(l *link, frames []codec.Frame) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (e *Engine) process(l *link, frames []codec.Frame) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for i := range frames {
 		f := &frames[i]
 		switch f.Type {
 		case codec.TypeAck:
-			n, _ := c.sess.Len()
-			if err := c.sess.Ack(f.Ack); err != nil {
-				return publicErr(err)
+			n, _ := e.sess.Len()
+			if err := e.sess.Ack(f.Ack); err != nil {
+				return engineErr(err)
 			}
-			if m, _ := c.sess.Len(); m < n {
+			if m, _ := e.sess.Len(); m < n {
 				l.progress.Store(true)
 				l.ackAt.Store(now())
 			}
-			if c.sess.Pending() { // the ack opened the window for what waits
-				c.signal()
+			if e.sess.Pending() { // the ack opened the window for what waits
+				e.signal()
 			}
 		case codec.TypeMessage, codec.TypeNack:
-			fresh, err := c.sess.Inbound(f.Seq)
+			fresh, err := e.sess.Inbound(f.Seq)
 			if err != nil {
-				return publicErr(err)
+				return engineErr(err)
 			}
 			if !fresh {
 				continue
 			}
 			if f.Type == codec.TypeNack {
-				if err := c.sess.Nack(f.Ref, f.Code, f.Reason); err != nil {
-					return publicErr(err)
+				if err := e.sess.Nack(f.Ref, f.Code, f.Reason); err != nil {
+					return engineErr(err)
 				}
-				if c.sess.Processed(c.sess.Epoch, f.Seq) >= ackEvery {
-					c.signal()
+				if e.sess.Processed(e.sess.Epoch, f.Seq) >= ackEvery {
+					e.signal()
 				}
 				continue
 			}
-			c.disp.deliver(c.sess.Epoch, Message{Channel: f.Channel, Data: f.Data, Seq: f.Seq})
+			e.disp.deliver(Message{Channel: f.Channel, Data: f.Data, Seq: f.Seq, Epoch: e.sess.Epoch})
 		case codec.TypePing:
 		case codec.TypeError:
 			return &ServerError{Code: f.Code, Reason: f.Reason}
@@ -357,23 +366,25 @@ func (c *Client) process(l *link, frames []codec.Frame) error {
 	return nil
 }
 
-// processed is called by the dispatcher after a message's handler returned.
-func (c *Client) processed(epoch, seq uint64, delivered bool) {
-	c.mu.Lock()
+// Processed is called by the façade's dispatcher once a message's handler
+// returned (delivered false: no handler took it); the message counts as
+// processed and is acknowledged in the next batch.
+func (e *Engine) Processed(epoch, seq uint64, delivered bool) {
+	e.mu.Lock()
 	if delivered {
-		c.count.delivered++
+		e.count.delivered++
 	}
-	n := c.sess.Processed(epoch, seq)
-	c.mu.Unlock()
+	n := e.sess.Processed(epoch, seq)
+	e.mu.Unlock()
 	if n == 1 || n >= ackEvery {
-		c.signal()
+		e.signal()
 	}
 }
 
 // write is the connection loop while a link is up: it sends what the
 // session has to send, coalescing frames, acknowledgements and heartbeats
 // into as few messages as it can.
-func (c *Client) write(l *link) (*link, error) {
+func (e *Engine) write(l *link) (*link, error) {
 	beat := time.NewTimer(l.hb)
 	defer beat.Stop()
 	var ack *time.Timer // made when an ack first waits: many clients never receive
@@ -383,34 +394,34 @@ func (c *Client) write(l *link) (*link, error) {
 			ack.Stop()
 		}
 	}()
-	budget := c.limit / 2
+	budget := e.limit / 2
 	var frames []codec.Frame
 	var buf []byte
 	mono, wall := now(), wallNow()
 	// A server that takes frames and pings back but never acknowledges
 	// would leave the client connected for ever with a full outbox.
-	ackLimit := c.ackLimit(l.hb)
+	ackLimit := e.ackLimit(l.hb)
 	var waitSince int64 // when frames sent on l began to wait for an ack
 	for {
 		sendPing, sendAck := false, false
 		select {
-		case <-c.ctx.Done():
-			c.sendClose(l)
-			return nil, c.ctx.Err()
+		case <-e.ctx.Done():
+			e.sendClose(l)
+			return nil, e.ctx.Err()
 		case err := <-l.readErr:
 			l.readErr <- err // serve collects it
 			// The server closes a link whose session a probe's connect
 			// took over: the probe's hello is on its way.
-			if next := c.awaitProbe(l); next != nil {
+			if next := e.awaitProbe(l); next != nil {
 				return next, nil
 			}
 			return nil, nil
 		case p := <-l.upgrade:
-			if next := c.upgrade(l, p); next != nil {
+			if next := e.upgrade(l, p); next != nil {
 				return next, nil
 			}
 			continue
-		case <-c.wake:
+		case <-e.wake:
 		case <-ackC:
 			ackC, sendAck = nil, true
 		case <-beat.C:
@@ -421,9 +432,9 @@ func (c *Client) write(l *link) (*link, error) {
 		} else {
 			mono, wall = m, w
 		}
-		c.mu.Lock()
-		waiting := c.sess.SentUnacked() > 0
-		c.mu.Unlock()
+		e.mu.Lock()
+		waiting := e.sess.SentUnacked() > 0
+		e.mu.Unlock()
 		switch {
 		case !waiting:
 			waitSince = 0
@@ -432,16 +443,16 @@ func (c *Client) write(l *link) (*link, error) {
 		case mono-max(waitSince, l.ackAt.Load()) > int64(ackLimit):
 			return nil, fmt.Errorf("%w: nothing sent was acknowledged for %v", ErrLinkDead, ackLimit)
 		}
-		c.mu.Lock()
-		firstNew := c.sess.NextSeq()
-		frames = c.sess.Fill(frames[:0], budget)
+		e.mu.Lock()
+		firstNew := e.sess.NextSeq()
+		frames = e.sess.Fill(frames[:0], budget)
 		// No ack while a probe's connect is out: it carries the resume point,
 		// which the server refuses once an ack went past it.
-		if a, due := c.sess.AckDue(); due && !l.probing.Load() {
-			if sendAck || c.sess.Unacked() >= ackEvery || len(frames) > 0 {
+		if a, due := e.sess.AckDue(); due && !l.probing.Load() {
+			if sendAck || e.sess.Unacked() >= ackEvery || len(frames) > 0 {
 				// First, so that a publish failed by send cannot hold it back.
 				frames = slices.Insert(frames, 0, codec.Frame{Type: codec.TypeAck, Ack: a})
-				c.sess.AckSent(a)
+				e.sess.AckSent(a)
 				if ackC != nil {
 					ack.Stop()
 					ackC = nil
@@ -455,8 +466,8 @@ func (c *Client) write(l *link) (*link, error) {
 				ackC = ack.C
 			}
 		}
-		more := c.sess.Pending()
-		c.mu.Unlock()
+		more := e.sess.Pending()
+		e.mu.Unlock()
 		if len(frames) == 0 && sendPing {
 			frames = append(frames, codec.Frame{Type: codec.TypePing})
 		}
@@ -467,7 +478,7 @@ func (c *Client) write(l *link) (*link, error) {
 			continue
 		}
 		var err error
-		buf, _, err = c.send(l, buf, frames, firstNew)
+		buf, _, err = e.send(l, buf, frames, firstNew)
 		if err != nil {
 			select {
 			case rerr := <-l.readErr: // the reader saw the cause first
@@ -479,7 +490,7 @@ func (c *Client) write(l *link) (*link, error) {
 		}
 		beat.Reset(l.hb)
 		if more {
-			c.signal()
+			e.signal()
 		}
 	}
 }
@@ -493,10 +504,10 @@ func (c *Client) write(l *link) (*link, error) {
 // (rewound reports that the caller must send nothing more of frames).
 // Only frames numbered on this pass (Seq >= firstNew) can be failed so:
 // anything else ends the link, as a send error does.
-func (c *Client) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64) (_ []byte, rewound bool, err error) {
-	out, err := c.codec.Encode(buf[:0], frames...)
-	if err == nil && len(out) > c.limit {
-		err = &codec.SizeError{Size: len(out), Limit: c.limit}
+func (e *Engine) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64) (_ []byte, rewound bool, err error) {
+	out, err := e.codec.Encode(buf[:0], frames...)
+	if err == nil && len(out) > e.limit {
+		err = &codec.SizeError{Size: len(out), Limit: e.limit}
 	}
 	if err == nil {
 		l.dog.Sending()
@@ -506,11 +517,11 @@ func (c *Client) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 	}
 	if len(frames) > 1 {
 		half := len(frames) / 2
-		buf, rewound, err = c.send(l, buf, frames[:half], firstNew)
+		buf, rewound, err = e.send(l, buf, frames[:half], firstNew)
 		if err != nil || rewound {
 			return buf, rewound, err
 		}
-		return c.send(l, buf, frames[half:], firstNew)
+		return e.send(l, buf, frames[half:], firstNew)
 	}
 	f := frames[0]
 	if f.Type != codec.TypePublish || f.Seq < firstNew {
@@ -520,52 +531,52 @@ func (c *Client) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 	if !errors.Is(err, codec.ErrTooLarge) {
 		cause = fmt.Errorf("realtime: the codec cannot encode this publish: %w", err)
 	}
-	c.mu.Lock()
-	ok := c.sess.Rewind(f.Seq, cause)
-	c.mu.Unlock()
+	e.mu.Lock()
+	ok := e.sess.Rewind(f.Seq, cause)
+	e.mu.Unlock()
 	if !ok {
 		return buf, false, fmt.Errorf("realtime: cannot encode publish %d: %w", f.Seq, err)
 	}
-	c.opts.Logger.Warn("realtime: publish failed locally: the codec could not encode it", "err", err)
-	c.signal() // what was given back waits to be sent
+	e.cfg.Logger.Warn("realtime: publish failed locally: the codec could not encode it", "err", err)
+	e.signal() // what was given back waits to be sent
 	return buf, true, nil
 }
 
 // sendClose tells the server the session ends on purpose, best effort,
 // by CloseTimeout after Close was called. A goodbye the link did not take
 // leaves nothing to close gracefully: the link is aborted.
-func (c *Client) sendClose(l *link) {
-	msg, err := c.codec.Encode(nil, codec.Frame{Type: codec.TypeClose, Code: 1000, Reason: "client closed"})
+func (e *Engine) sendClose(l *link) {
+	msg, err := e.codec.Encode(nil, codec.Frame{Type: codec.TypeClose, Code: 1000, Reason: "client closed"})
 	if err != nil {
 		return
 	}
 	deadline := time.Now().Add(closeWait)
-	if at := c.closeAt.Load(); at != 0 {
+	if at := e.closeAt.Load(); at != 0 {
 		deadline = time.Unix(0, at).Add(closeWait)
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if l.conn.Send(ctx, msg) != nil {
-		c.abortLink(l)
+		e.abortLink(l)
 	}
 }
 
-func (c *Client) setErr(err error) {
-	c.mu.Lock()
-	c.lastErr = err
-	c.mu.Unlock()
+func (e *Engine) setErr(err error) {
+	e.mu.Lock()
+	e.lastErr = err
+	e.mu.Unlock()
 }
 
-func (c *Client) fail(err error) {
-	if err == nil || c.ctx.Err() != nil {
+func (e *Engine) fail(err error) {
+	if err == nil || e.ctx.Err() != nil {
 		return
 	}
-	c.mu.Lock()
-	c.lastErr, c.failed = err, err
-	c.sess.FailAll(err)
-	c.mu.Unlock()
-	c.setState(connstate.Change{To: StateFailed, Reason: "permanent error", Err: err})
-	c.opts.Logger.Error("realtime: failed", "err", err)
+	e.mu.Lock()
+	e.lastErr, e.failed = err, err
+	e.sess.FailAll(err)
+	e.mu.Unlock()
+	e.setState(connstate.Change{To: reconnect.Failed, Reason: "permanent error", Err: err})
+	e.cfg.Logger.Error("realtime: failed", "err", err)
 }
 
 // setState records a change and queues it for Options.OnStateChange.
@@ -573,18 +584,31 @@ func (c *Client) fail(err error) {
 // The change is recorded and queued under evMu, as one step: a goroutine
 // woken by the new state (Connect returning, then Close) must not find the
 // dispatcher drained before the change that woke it was queued.
-func (c *Client) setState(ch connstate.Change) {
-	c.evMu.Lock()
-	if c.ctx.Err() != nil && ch.To != StateClosed {
-		c.evMu.Unlock()
+func (e *Engine) setState(ch connstate.Change) {
+	e.evMu.Lock()
+	if e.ctx.Err() != nil && ch.To != reconnect.Closed {
+		e.evMu.Unlock()
 		return
 	}
-	done, ok := c.state.Set(ch)
+	done, ok := e.state.Set(ch)
 	if ok {
-		c.disp.event(done)
+		e.disp.event(done)
 	}
-	c.evMu.Unlock()
+	e.evMu.Unlock()
 	if ok {
-		c.opts.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
+		e.cfg.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
 	}
+}
+
+// ackLimit is how long frames sent on a link may wait for an
+// acknowledgement, with none arriving, before the link is declared dead:
+// twice the heartbeat plus its grace.
+func (e *Engine) ackLimit(hb time.Duration) time.Duration { return 2 * (hb + e.grace(hb)) }
+
+// grace is how long past the heartbeat the link may stay silent.
+func (e *Engine) grace(hb time.Duration) time.Duration {
+	if e.cfg.HeartbeatGrace > 0 {
+		return e.cfg.HeartbeatGrace
+	}
+	return max(hb/2, time.Second)
 }
