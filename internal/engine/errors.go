@@ -26,6 +26,7 @@ type RefusedError struct {
 	Reason string
 }
 
+// Error gives the refusal with its code.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("realtime: refused by the server: %s (code %d)", e.Reason, e.Code)
 }
@@ -39,6 +40,7 @@ type ServerError struct {
 	Reason string
 }
 
+// Error gives the server's code and reason.
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("realtime: server error %d: %s", e.Code, e.Reason)
 }
@@ -60,6 +62,7 @@ type ProtocolError struct {
 	Err    error
 }
 
+// Error says how the server broke the protocol.
 func (e *ProtocolError) Error() string {
 	if e.Err != nil {
 		return "realtime: protocol violation: " + e.Reason + ": " + e.Err.Error()

@@ -120,12 +120,6 @@ func (d *Queue) event(ch connstate.Change) {
 	d.mu.Unlock()
 }
 
-func (d *Queue) push(it Item) {
-	d.mu.Lock()
-	d.pushLocked(it)
-	d.mu.Unlock()
-}
-
 // pushLocked queues it and starts the goroutine if none runs. Once stopped,
 // items only wait for takeChanges.
 func (d *Queue) pushLocked(it Item) {
