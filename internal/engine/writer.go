@@ -62,17 +62,15 @@ func (e *Engine) write(l *link) (*link, error) {
 			mono, wall = m, w
 		}
 		e.mu.Lock()
-		waiting := e.sess.SentUnacked() > 0
-		e.mu.Unlock()
 		switch {
-		case !waiting:
+		case e.sess.SentUnacked() == 0:
 			waitSince = 0
 		case waitSince == 0:
 			waitSince = mono
 		case mono-max(waitSince, l.ackAt.Load()) > int64(ackLimit):
+			e.mu.Unlock()
 			return nil, fmt.Errorf("%w: nothing sent was acknowledged for %v", ErrLinkDead, ackLimit)
 		}
-		e.mu.Lock()
 		firstNew := e.sess.NextSeq()
 		frames = e.sess.Fill(frames[:0], budget)
 		// No ack while a probe's connect is out: it carries the resume point,
