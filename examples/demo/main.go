@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"sync"
@@ -43,6 +44,7 @@ func main() {
 type config struct {
 	url       string
 	n, window int
+	channel   string // set by run
 }
 
 var names = []string{"alice", "bob"}
@@ -63,6 +65,12 @@ func run(cfg config, out io.Writer) (*result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out = &lockedWriter{w: out}
+	// On a server of its own the channel is chat; on a shared one, a
+	// channel of this run's own, so other traffic cannot skew the counts.
+	cfg.channel = "chat"
+	if cfg.url != "" {
+		cfg.channel = fmt.Sprintf("demo-%08x", rand.Uint32())
+	}
 	var srv *mock.Server
 	var wire *relay
 	if cfg.url == "" {
@@ -93,7 +101,7 @@ func run(cfg config, out io.Writer) (*result, error) {
 		}
 		fmt.Fprintf(out, "%-5s connected over %s\n", name, c.Transport())
 		got[i] = &inbox{}
-		if err := c.Subscribe(ctx, "chat", got[i].add); err != nil {
+		if err := c.Subscribe(ctx, cfg.channel, got[i].add); err != nil {
 			return nil, err
 		}
 		clients[i] = c
@@ -114,7 +122,7 @@ func run(cfg config, out io.Writer) (*result, error) {
 	errs := make([]error, len(clients)+1)
 	for i, c := range clients {
 		wg.Go(func() {
-			if errs[i] = publish(pctx, c, names[i], cfg.n, cfg.window, p); errs[i] != nil {
+			if errs[i] = publish(pctx, c, cfg.channel, names[i], cfg.n, cfg.window, p); errs[i] != nil {
 				fail()
 			}
 		})

@@ -60,7 +60,8 @@ func TestDemoAgainstOutsideServerSaysWhatItDidNotTest(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"tested against " + srv.URL() + "/: 2 clients each published 100 messages, up to 16 in flight at once; all acknowledged, and each client received all 200 exactly once, in order\n",
+		"tested against " + srv.URL() + "/, on channel demo-",
+		": 2 clients each published 100 messages, up to 16 in flight at once; all acknowledged, and each client received all 200 exactly once, in order\n",
 		"not tested: delivery across a dropped connection",
 	} {
 		if !strings.Contains(got, want) {

@@ -8,7 +8,7 @@ import (
 	"github.com/realtimekit/realtime"
 )
 
-// publish sends n messages named "<name> #<k>" on chat, keeping up to
+// publish sends n messages named "<name> #<k>" on channel, keeping up to
 // window of them in flight (queued, sent, not yet acknowledged): it
 // publishes with PublishAsync and waits for the oldest receipt only when
 // the window is full, as a producer that wants throughput does.
@@ -17,7 +17,7 @@ import (
 // pause.arrive.Done, and continues when pause.resume is closed: the demo's
 // forced drop happens then. It calls pause.arrive.Done on failure too, so
 // that pause.arrive.Wait always returns.
-func publish(ctx context.Context, c *realtime.Client, name string, n, window int, pause *pause) error {
+func publish(ctx context.Context, c *realtime.Client, channel, name string, n, window int, pause *pause) error {
 	arrive := func() {}
 	if pause != nil {
 		var once sync.Once
@@ -47,7 +47,7 @@ func publish(ctx context.Context, c *realtime.Client, name string, n, window int
 				return ctx.Err()
 			}
 		}
-		r, err := c.PublishAsync("chat", fmt.Appendf(nil, "%s #%d", name, k))
+		r, err := c.PublishAsync(channel, fmt.Appendf(nil, "%s #%d", name, k))
 		if err != nil {
 			return fmt.Errorf("%s: publish %d: %w", name, k, err)
 		}

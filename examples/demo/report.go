@@ -48,8 +48,8 @@ func report(ctx context.Context, out io.Writer, srv *mock.Server, clients []*rea
 		fmt.Fprintf(out, "done: %d publishes were in flight when every connection dropped; every message was delivered exactly once, in order\n", total)
 		return nil
 	}
-	fmt.Fprintf(out, "tested against %s: %d clients each published %d messages, up to %d in flight at once; all acknowledged, and each client received all %d exactly once, in order\n",
-		safeURL(cfg.url), k, cfg.n, cfg.window, k*cfg.n)
+	fmt.Fprintf(out, "tested against %s, on channel %s: %d clients each published %d messages, up to %d in flight at once; all acknowledged, and each client received all %d exactly once, in order\n",
+		safeURL(cfg.url), cfg.channel, k, cfg.n, cfg.window, k*cfg.n)
 	if disconnects == 0 {
 		fmt.Fprintln(out, "not tested: delivery across a dropped connection; no connection dropped, and only the embedded server can force a drop (run without -url)")
 		return nil
