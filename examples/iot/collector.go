@@ -2,8 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/realtimekit/realtime"
@@ -20,12 +21,18 @@ type collector struct {
 }
 
 func (k *collector) add(m realtime.Message) {
-	var r struct{ N int }
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		r.N = -1 // counted as out of order below
+	// Parsed by hand: encoding/json would add about 0.1 MiB to the device
+	// binary for this one field.
+	n := -1 // unparsable: counted as unexpected below
+	if s, ok := strings.CutPrefix(string(m.Data), `{"n":`); ok {
+		if end := strings.IndexByte(s, ','); end > 0 {
+			if v, err := strconv.Atoi(s[:end]); err == nil {
+				n = v
+			}
+		}
 	}
 	k.mu.Lock()
-	k.got = append(k.got, r.N)
+	k.got = append(k.got, n)
 	if k.more != nil {
 		close(k.more)
 		k.more = nil
