@@ -101,20 +101,43 @@ type HandshakeError struct {
 	RetryAfter time.Duration
 }
 
+// MaxRetryAfter is the longest delay RetryAfter returns: a larger one
+// (or one too large to represent) is clamped to it, so that a server's
+// header can neither overflow a time.Duration nor park a client for days.
+const MaxRetryAfter = time.Hour
+
 // RetryAfter parses a Retry-After header: delay seconds or an HTTP date.
-// It returns zero when the header is absent, malformed or in the past.
+// It returns zero when the header is absent, malformed or in the past, and
+// at most MaxRetryAfter.
 func RetryAfter(h http.Header) time.Duration {
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
+	if digits(v) {
+		// Any run of digits is a delay; one that does not fit in uint64
+		// is a very long one.
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
+		return min(max(time.Until(t), 0), MaxRetryAfter)
 	}
 	return 0
+}
+
+// digits reports whether s is one or more ASCII digits (RFC 9110's
+// delay-seconds).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Error describes the handshake error.
