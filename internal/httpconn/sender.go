@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/internal/batch"
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -37,6 +38,9 @@ type SenderConfig struct {
 	MaxBytes int
 	// MaxCount bounds the queued messages; zero means DefaultMaxCount.
 	MaxCount int
+	// Redact removes secrets from the errors of failed POSTs; nil still
+	// strips URL queries.
+	Redact *redact.Redactor
 	// OnError, if set, is called once, on the sender's goroutine, with the
 	// error of the first POST that fails. The sender stops after it.
 	OnError func(error)
@@ -193,7 +197,7 @@ func (s *Sender) run() {
 		signal(s.space)
 		// The body is not reused after the POST: net/http may still read a
 		// request body after Do returns (an early response).
-		if err := s.post(body); err != nil {
+		if err := s.cfg.Redact.Err(s.post(body)); err != nil {
 			if s.ctx.Err() != nil {
 				return // aborted: the error that did it is already set
 			}

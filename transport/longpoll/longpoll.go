@@ -19,6 +19,7 @@ import (
 
 	"github.com/realtimekit/realtime/internal/batch"
 	"github.com/realtimekit/realtime/internal/httpconn"
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -61,7 +62,16 @@ func (Transport) Name() string { return name }
 // Send blocks while the queue is full (1024 messages or 1 MiB). Close
 // POSTs what is still queued (giving it 1 s) and then DELETEs the
 // connection (giving it 1 s).
+//
+// No error of the Conn or of Dial carries the base URL's query or
+// userinfo, the connection id or a header value.
 func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config) (transport.Conn, error) {
+	red := redact.New(baseURL, cfg.Header)
+	c, err := dial(ctx, baseURL, cfg, red)
+	return c, red.Err(err)
+}
+
+func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact.Redactor) (transport.Conn, error) {
 	codec := cfg.Codec
 	if codec == "" {
 		codec = "json"
@@ -81,7 +91,8 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	if err != nil {
 		return nil, err
 	}
-	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: cfg.Client(), Header: cfg.Header, URL: connURL})
+	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: cfg.Client(), Header: cfg.Header, URL: connURL,
+		Redact: red.With(id)})
 	p := &poller{c: c, client: cfg.Client(), header: cfg.Header.Clone(), url: connURL + "&ack=", limit: cfg.Limit()}
 	c.Go(p.run)
 	return c, nil

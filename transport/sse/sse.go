@@ -26,6 +26,7 @@ import (
 	"net/url"
 
 	"github.com/realtimekit/realtime/internal/httpconn"
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -57,7 +58,16 @@ func (Transport) Name() string { return name }
 // reports. Send blocks while the queue is full (1024 messages or 1 MiB).
 // Close POSTs what is still queued (giving it 1 s) and then DELETEs the
 // connection (giving it 1 s).
+//
+// No error of the Conn or of Dial carries the base URL's query or
+// userinfo, the connection id or a header value.
 func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config) (transport.Conn, error) {
+	red := redact.New(baseURL, cfg.Header)
+	c, err := dial(ctx, baseURL, cfg, red)
+	return c, red.Err(err)
+}
+
+func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact.Redactor) (transport.Conn, error) {
 	codec := cfg.Codec
 	if codec == "" {
 		codec = "json"
@@ -123,6 +133,7 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	}
 	c := httpconn.NewConn(ctx, httpconn.Config{
 		Name: name, Client: cfg.Client(), Header: header, URL: connURL, Stop: cancel,
+		Redact: red.With(ev.Data),
 	})
 	r := &reader{c: c, p: p, limit: limit, binary: cfg.Binary}
 	c.Go(func() {

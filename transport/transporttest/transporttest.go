@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +76,9 @@ var modes = []mode{{name: "text", codec: "json"}, {name: "binary", codec: "cbor"
 //     error that is not a HandshakeError.
 //   - HeadersAndQuery: every handshake request carries Config.Header, v=1,
 //     the codec, and extends the base URL's path.
+//   - Secrets: no error of Dial, Send, Recv or Close carries the base URL's
+//     query, a header value or the connection id: a closed port, a refused
+//     handshake, dropped POSTs, polls and DELETEs, a server that vanishes.
 func Run(t *testing.T, s Subject) {
 	t.Helper()
 	if s.Transport == nil || s.NewHandler == nil {
@@ -94,6 +98,7 @@ func Run(t *testing.T, s Subject) {
 		{"HandshakeRefused", testHandshakeRefused},
 		{"Dial", testDial},
 		{"HeadersAndQuery", testHeadersAndQuery},
+		{"Secrets", testSecrets},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -117,9 +122,14 @@ type harness struct {
 	accepted chan transport.Conn
 	release  chan struct{} // closed at cleanup: every Accept returns
 	handlers sync.WaitGroup
+	// dropIDs, when set, makes the server drop (without an answer) every
+	// request naming a connection id: the POSTs, polls and DELETEs of the
+	// HTTP transports.
+	dropIDs atomic.Bool
 
 	mu    sync.Mutex
 	conns []transport.Conn // every Conn of either end, closed at cleanup
+	ids   []string         // the connection ids requests named
 }
 
 // newHarness starts a server with sc, whose Accept the harness provides.
@@ -145,6 +155,14 @@ func newHarness(t *testing.T, s Subject, m mode, sc transport.ServerConfig) *har
 	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.handlers.Add(1)
 		defer h.handlers.Done()
+		if id := r.URL.Query().Get("id"); id != "" {
+			h.mu.Lock()
+			h.ids = append(h.ids, id)
+			h.mu.Unlock()
+			if h.dropIDs.Load() {
+				panic(http.ErrAbortHandler) // the client sees its connection drop
+			}
+		}
 		handler.ServeHTTP(w, r)
 	}))
 	h.ln.Listener = h.srv.Listener
