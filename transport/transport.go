@@ -69,7 +69,39 @@ type Config struct {
 	// ReadLimit is the largest message Recv accepts, in bytes; a larger one
 	// fails the connection with a *TooLargeError. Zero means 1 MiB.
 	ReadLimit int64
+	// AllowedRedirectHosts lists the hosts, besides the request's own
+	// origin, that a transport follows a redirect to: "host:port" matches
+	// that host and port, a bare "host" any port. Nil, the default, follows
+	// redirects within the origin (same scheme, host and port) only.
+	// Whatever it says: a redirect from https to http, a loop, and more
+	// than MaxRedirects redirects fail with a *RedirectError; Header (with
+	// Authorization, so the token) is not sent to a host of another name;
+	// and HTTPClient's own CheckRedirect, if any, is consulted after.
+	AllowedRedirectHosts []string
 }
+
+// MaxRedirects is the most redirects a request follows, as in net/http.
+const MaxRedirects = 10
+
+// ErrRedirect matches every *RedirectError under errors.Is.
+var ErrRedirect = errors.New("transport: redirect refused")
+
+// RedirectError reports a redirect a transport refused to follow. Its
+// URLs carry no query or userinfo.
+type RedirectError struct {
+	From, To string // the redirecting request's URL, and the target
+	// Reason is "to another origin", "from https to http", "loop" or
+	// "too many redirects".
+	Reason string
+}
+
+// Error describes the refused redirect.
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("transport: redirect from %s to %s refused: %s", e.From, e.To, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrRedirect) true.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
 
 // DefaultReadLimit is the ReadLimit used when Config.ReadLimit is zero.
 const DefaultReadLimit = 1 << 20

@@ -25,11 +25,12 @@ const Mask = "[redacted]"
 // shorter one ("1", "json") is no secret and would garble messages.
 const minSecret = 6
 
-// URL returns raw as scheme://host/path: no userinfo, query or fragment.
-// A URL that does not parse becomes Mask.
+// URL returns raw as scheme://host/path (or just the path of a relative
+// URL, such as a redirect's Location): no userinfo, query or fragment. A
+// URL that does not parse becomes Mask.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme == "" && u.Host == "") {
+	if err != nil {
 		return Mask
 	}
 	u.User = nil
@@ -38,8 +39,13 @@ func URL(raw string) string {
 	return u.String()
 }
 
-// urlText matches what looks like an absolute URL inside a message.
-var urlText = regexp.MustCompile(`(?i)\b(?:https?|wss?)://[^\s"'<>]+`)
+// urlText matches what looks like an absolute URL inside a message, and
+// quoted the text of a *url.Error ("Post \"/sse?id=…\": EOF"), whose URL
+// may be relative.
+var (
+	urlText = regexp.MustCompile(`(?i)\b(?:https?|wss?)://[^\s"'<>]+`)
+	quoted  = regexp.MustCompile(`\b(Get|Head|Post|Put|Patch|Delete|Connect|Options|Trace) "([^"]*)"`)
+)
 
 // Redactor removes a connection's secrets from errors. The zero value (or
 // nil) still strips every URL's query and userinfo.
@@ -96,6 +102,10 @@ func (r *Redactor) add(vs ...string) {
 // String returns s with every URL's query and userinfo removed and every
 // secret masked.
 func (r *Redactor) String(s string) string {
+	s = quoted.ReplaceAllStringFunc(s, func(m string) string {
+		sm := quoted.FindStringSubmatch(m)
+		return sm[1] + ` "` + URL(sm[2]) + `"`
+	})
 	s = urlText.ReplaceAllStringFunc(s, URL)
 	if r != nil {
 		for _, v := range r.secrets {

@@ -24,7 +24,7 @@ func TestURL(t *testing.T) {
 		"wss://h/rt?":                  "wss://h/rt",
 		"https://h":                    "https://h",
 		"%zz":                          redact.Mask,
-		"just words":                   redact.Mask,
+		"/sse?id=c1":                   "/sse",
 	} {
 		if got := redact.URL(in); got != want {
 			t.Errorf("URL(%q) = %q, want %q", in, got, want)
@@ -68,6 +68,9 @@ func TestErrKeepsChainAndDropsSecrets(t *testing.T) {
 	}
 	if got := r.String("ab cd"); got != "ab cd" {
 		t.Errorf("a short header value was masked: %q", got)
+	}
+	if got := r.String(`sse: POST: Post "/sse?id=c1": refused`); got != `sse: POST: Post "/sse": refused` {
+		t.Errorf("a relative URL kept its query: %q", got)
 	}
 	var zero *redact.Redactor
 	if got := zero.String(`Get "http://h/p?q=1": EOF`); got != `Get "http://h/p": EOF` {

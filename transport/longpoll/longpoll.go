@@ -20,6 +20,7 @@ import (
 	"github.com/realtimekit/realtime/internal/batch"
 	"github.com/realtimekit/realtime/internal/httpconn"
 	"github.com/realtimekit/realtime/internal/redact"
+	"github.com/realtimekit/realtime/internal/redirect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -80,7 +81,8 @@ func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact
 	if err != nil {
 		return nil, err
 	}
-	id, err := open(ctx, u, cfg)
+	hc := redirect.Client(cfg)
+	id, err := open(ctx, u, hc, cfg.Header)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("longpoll: dial: %w", ctx.Err())
@@ -91,21 +93,21 @@ func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact
 	if err != nil {
 		return nil, err
 	}
-	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: cfg.Client(), Header: cfg.Header, URL: connURL,
+	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: hc, Header: cfg.Header, URL: connURL,
 		Redact: red.With(id)})
-	p := &poller{c: c, client: cfg.Client(), header: cfg.Header.Clone(), url: connURL + "&ack=", limit: cfg.Limit()}
+	p := &poller{c: c, client: hc, header: cfg.Header.Clone(), url: connURL + "&ack=", limit: cfg.Limit()}
 	c.Go(p.run)
 	return c, nil
 }
 
 // open POSTs the handshake and returns the connection id.
-func open(ctx context.Context, u string, cfg transport.Config) (string, error) {
+func open(ctx context.Context, u string, hc *http.Client, header http.Header) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, http.NoBody)
 	if err != nil {
 		return "", fmt.Errorf("longpoll: dial: %w", err)
 	}
-	httpconn.SetHeader(req, cfg.Header)
-	resp, err := cfg.Client().Do(req)
+	httpconn.SetHeader(req, header)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("longpoll: dial: %w", err)
 	}

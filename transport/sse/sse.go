@@ -27,6 +27,7 @@ import (
 
 	"github.com/realtimekit/realtime/internal/httpconn"
 	"github.com/realtimekit/realtime/internal/redact"
+	"github.com/realtimekit/realtime/internal/redirect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -94,7 +95,8 @@ func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact
 	httpconn.SetHeader(req, header)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := cfg.Client().Do(req)
+	hc := redirect.Client(cfg)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fail(fmt.Errorf("sse: dial: %w", err))
 	}
@@ -132,7 +134,7 @@ func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact
 		return fail(err)
 	}
 	c := httpconn.NewConn(ctx, httpconn.Config{
-		Name: name, Client: cfg.Client(), Header: header, URL: connURL, Stop: cancel,
+		Name: name, Client: hc, Header: header, URL: connURL, Stop: cancel,
 		Redact: red.With(ev.Data),
 	})
 	r := &reader{c: c, p: p, limit: limit, binary: cfg.Binary}

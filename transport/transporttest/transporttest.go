@@ -79,6 +79,10 @@ var modes = []mode{{name: "text", codec: "json"}, {name: "binary", codec: "cbor"
 //   - Secrets: no error of Dial, Send, Recv or Close carries the base URL's
 //     query, a header value or the connection id: a closed port, a refused
 //     handshake, dropped POSTs, polls and DELETEs, a server that vanishes.
+//   - Redirects: a redirect to another origin fails Dial with a
+//     *transport.RedirectError unless Config.AllowedRedirectHosts names
+//     the host, and then no header of Config.Header reaches it; https to
+//     http, a loop and too many redirects fail Dial the same way.
 func Run(t *testing.T, s Subject) {
 	t.Helper()
 	if s.Transport == nil || s.NewHandler == nil {
@@ -99,6 +103,7 @@ func Run(t *testing.T, s Subject) {
 		{"Dial", testDial},
 		{"HeadersAndQuery", testHeadersAndQuery},
 		{"Secrets", testSecrets},
+		{"Redirects", testRedirects},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -130,6 +135,7 @@ type harness struct {
 	mu    sync.Mutex
 	conns []transport.Conn // every Conn of either end, closed at cleanup
 	ids   []string         // the connection ids requests named
+	seen  []http.Header    // the headers of every request served
 }
 
 // newHarness starts a server with sc, whose Accept the harness provides.
@@ -155,6 +161,9 @@ func newHarness(t *testing.T, s Subject, m mode, sc transport.ServerConfig) *har
 	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.handlers.Add(1)
 		defer h.handlers.Done()
+		h.mu.Lock()
+		h.seen = append(h.seen, r.Header.Clone())
+		h.mu.Unlock()
 		if id := r.URL.Query().Get("id"); id != "" {
 			h.mu.Lock()
 			h.ids = append(h.ids, id)
