@@ -3,11 +3,15 @@ package httpconn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/internal/batch"
@@ -52,6 +56,13 @@ type SenderConfig struct {
 // in the next one (which is what makes the HTTP transports' throughput
 // tolerable). The goroutine runs only while there is something to POST:
 // an idle connection pays for no stack here.
+//
+// Each POST carries its number in PostHeader. A POST that fails before any
+// answer on a reused keep-alive connection (one a proxy or the server
+// closed while it sat idle: EOF, connection reset) is sent once more,
+// under the same number, on another connection; the server takes each
+// number once. A second failure, or a first one on a fresh connection,
+// ends the Sender as before.
 type Sender struct {
 	cfg    SenderConfig
 	ctx    context.Context
@@ -61,6 +72,7 @@ type Sender struct {
 	body    []byte // the next POST's body
 	count   int    // messages in body
 	hint    int    // capacity of the last body, to size the next one
+	posts   uint64 // the number of the last POST, touched by run only
 	closing bool
 	running bool // the goroutine is POSTing what is queued
 	drained bool // everything was POSTed before Close returned
@@ -197,7 +209,8 @@ func (s *Sender) run() {
 		signal(s.space)
 		// The body is not reused after the POST: net/http may still read a
 		// request body after Do returns (an early response).
-		if err := s.cfg.Redact.Err(s.post(body)); err != nil {
+		s.posts++
+		if err := s.cfg.Redact.Err(s.post(body, s.posts)); err != nil {
 			if s.ctx.Err() != nil {
 				return // aborted: the error that did it is already set
 			}
@@ -210,19 +223,57 @@ func (s *Sender) run() {
 	}
 }
 
-func (s *Sender) post(body []byte) error {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
+// MaxAttempts is how many times a Sender sends one POST at most: once,
+// and once more after a failure on a reused connection.
+const MaxAttempts = 2
+
+// post sends body as POST number n, resending it once if the first try
+// failed before any answer on a reused connection.
+func (s *Sender) post(body []byte, n uint64) error {
+	var err error
+	for range MaxAttempts {
+		var again bool
+		if again, err = s.try(body, n); !again {
+			break
+		}
+	}
+	return err
+}
+
+// try sends the POST once. It reports whether a failure may be retried.
+func (s *Sender) try(body []byte, n uint64) (retry bool, err error) {
+	var reused atomic.Bool
+	ctx := httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused.Store(i.Reused) },
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
+		return false, fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
 	}
 	SetHeader(req, s.cfg.Header)
 	req.Header.Set("Content-Type", batch.ContentType)
+	req.Header.Set(PostHeader, strconv.FormatUint(n, 10))
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
+		return reused.Load() && Retryable(err) && s.ctx.Err() == nil, fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
 	}
 	DrainClose(resp.Body)
-	return StatusErr(s.cfg.Name, "POST", resp.StatusCode)
+	return false, StatusErr(s.cfg.Name, "POST", resp.StatusCode)
+}
+
+// Retryable reports whether err, from a request that got no answer, may
+// be a connection that died idle rather than a server that is not there:
+// not a timeout (the server may be working on it), not a refused
+// redirect, not the request's ctx.
+func Retryable(err error) bool {
+	var t interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &t) && t.Timeout(),
+		errors.Is(err, transport.ErrRedirect),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	return true
 }
 
 // StatusErr returns nil for a 2xx status and otherwise the error that
