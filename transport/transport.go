@@ -237,13 +237,6 @@ type ServerConfig struct {
 	PollTimeout time.Duration
 }
 
-// IDSender is implemented by server-side connections that can label a
-// message with the sequence number of its last sequenced frame, as SSE does
-// with the event id. Servers use it when it is there.
-type IDSender interface {
-	SendID(ctx context.Context, msg []byte, id uint64) error
-}
-
 // Aborter is implemented by connections whose Close says goodbye to the
 // peer and waits a little for the answer (the WebSocket close handshake).
 // Abort ends the connection at once instead, ending Recv and Send: for a
