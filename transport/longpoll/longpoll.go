@@ -60,7 +60,9 @@ func (Transport) Name() string { return name }
 // Send queues messages for a second goroutine, which POSTs them one batch
 // at a time; a nil error from Send means the message was queued, and a
 // failed POST breaks the connection, which the next Send or Recv reports.
-// Send blocks while the queue is full (1024 messages or 1 MiB). Close
+// A POST that fails with no answer on a reused keep-alive connection is
+// first sent once more (PROTOCOL.md 7.5; the server takes it once).
+// Redirects follow cfg.AllowedRedirectHosts. Send blocks while the queue is full (1024 messages or 1 MiB). Close
 // POSTs what is still queued (giving it 1 s) and then DELETEs the
 // connection (giving it 1 s).
 //
