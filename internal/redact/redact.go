@@ -44,7 +44,7 @@ func URL(raw string) string {
 // may be relative.
 var (
 	urlText = regexp.MustCompile(`(?i)\b(?:https?|wss?)://[^\s"'<>]+`)
-	quoted  = regexp.MustCompile(`\b(Get|Head|Post|Put|Patch|Delete|Connect|Options|Trace) "([^"]*)"`)
+	quoted  = regexp.MustCompile(`\b(Get|Head|Post|Put|Patch|Delete|Connect|Options|Trace|parse) "([^"]*)"`)
 )
 
 // Redactor removes a connection's secrets from errors. The zero value (or

@@ -72,6 +72,11 @@ func TestErrKeepsChainAndDropsSecrets(t *testing.T) {
 	if got := r.String(`sse: POST: Post "/sse?id=c1": refused`); got != `sse: POST: Post "/sse": refused` {
 		t.Errorf("a relative URL kept its query: %q", got)
 	}
+	if _, perr := url.Parse("http://h/?token=SECRET-3%zz"); perr != nil {
+		if got := r.Err(fmt.Errorf("realtime: bad URL: %w", perr)).Error(); strings.Contains(got, "SECRET") {
+			t.Errorf("a parse error keeps the URL: %q", got)
+		}
+	}
 	var zero *redact.Redactor
 	if got := zero.String(`Get "http://h/p?q=1": EOF`); got != `Get "http://h/p": EOF` {
 		t.Errorf("nil Redactor: %q", got)
