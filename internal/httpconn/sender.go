@@ -67,6 +67,11 @@ type Sender struct {
 	cfg    SenderConfig
 	ctx    context.Context
 	cancel context.CancelFunc
+	// postCtx is ctx with a trace that records in reused whether a POST's
+	// connection was reused: one POST is in flight at a time, so one
+	// trace serves them all.
+	postCtx context.Context
+	reused  atomic.Bool
 
 	mu      sync.Mutex
 	body    []byte // the next POST's body
@@ -103,6 +108,9 @@ func NewSender(ctx context.Context, cfg SenderConfig) *Sender {
 		stop:   make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.postCtx = httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { s.reused.Store(i.Reused) },
+	})
 	return s
 }
 
@@ -242,11 +250,8 @@ func (s *Sender) post(body []byte, n uint64) error {
 
 // try sends the POST once. It reports whether a failure may be retried.
 func (s *Sender) try(body []byte, n uint64) (retry bool, err error) {
-	var reused atomic.Bool
-	ctx := httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
-		GotConn: func(i httptrace.GotConnInfo) { reused.Store(i.Reused) },
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
+	s.reused.Store(false)
+	req, err := http.NewRequestWithContext(s.postCtx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
 	}
@@ -255,7 +260,7 @@ func (s *Sender) try(body []byte, n uint64) (retry bool, err error) {
 	req.Header.Set(PostHeader, strconv.FormatUint(n, 10))
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return reused.Load() && Retryable(err) && s.ctx.Err() == nil, fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
+		return s.reused.Load() && Retryable(err) && s.ctx.Err() == nil, fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
 	}
 	DrainClose(resp.Body)
 	return false, StatusErr(s.cfg.Name, "POST", resp.StatusCode)
