@@ -6,12 +6,54 @@
 //
 // # Use
 //
-//	c, err := realtime.New("https://example.com/rt", nil) // no I/O yet
-//	if err != nil { ... }
-//	defer c.Close()
-//	if err := c.Connect(ctx); err != nil { ... }
-//	err = c.Subscribe(ctx, "chat", func(m realtime.Message) { fmt.Printf("%s\n", m.Data) })
-//	err = c.Publish(ctx, "chat", []byte("hello")) // returns once the server acknowledged it
+// A complete program (examples/hello; README.md's first program): it
+// connects, subscribes, publishes one message, prints it when it comes
+// back, and exits.
+//
+//	package main
+//
+//	import (
+//		"context"
+//		"fmt"
+//		"log"
+//		"time"
+//
+//		"github.com/realtimekit/realtime"
+//	)
+//
+//	func main() {
+//		// Without a deadline, Connect retries an unreachable server for ever.
+//		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//		defer cancel()
+//		c, err := realtime.New("https://example.com/rt", nil) // no I/O yet
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		defer c.Close()
+//		if err := c.Connect(ctx); err != nil {
+//			log.Fatal(err)
+//		}
+//		got := make(chan realtime.Message, 1)
+//		err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
+//			select {
+//			case got <- m:
+//			default: // never block for ever: Close waits for a running handler
+//			}
+//		})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		// Returns once the server has acknowledged the message, or refused it.
+//		if err := c.Publish(ctx, "chat", []byte("hello")); err != nil {
+//			log.Fatal(err)
+//		}
+//		select {
+//		case m := <-got:
+//			fmt.Printf("%s: %s\n", m.Channel, m.Data)
+//		case <-ctx.Done():
+//			log.Fatal("no message back: ", ctx.Err())
+//		}
+//	}
 //
 // # Delivery
 //

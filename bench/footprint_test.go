@@ -146,7 +146,10 @@ func measureIdle(tb testing.TB, url, name string, n int, connect func(ctx contex
 	}
 }
 
-// sdkClient connects a realtime.Client limited to tr, upgrades off.
+// sdkClient connects a realtime.Client limited to tr, upgrades off, and
+// subscribes it to one channel: the realistic idle client is one waiting
+// for messages, and a subscription costs its handler, its server-side
+// state and the stack the subscribe round trip leaves grown.
 func sdkClient(url string, tr transport.Transport) func(context.Context, *http.Client) (func(), error) {
 	return func(ctx context.Context, hc *http.Client) (func(), error) {
 		c, err := realtime.New(url, &realtime.Options{
@@ -158,6 +161,10 @@ func sdkClient(url string, tr transport.Transport) func(context.Context, *http.C
 			return nil, err
 		}
 		if err := c.Connect(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if err := c.Subscribe(ctx, "idle", func(realtime.Message) {}); err != nil {
 			c.Close()
 			return nil, err
 		}

@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,18 +21,12 @@ import (
 // publishes acknowledged.
 func TestCLIThroughSquid(t *testing.T) {
 	t.Parallel()
+	require.NoError(t, cliBuild.err, "building the CLI")
+	bin := cliBuild.path
 	srv := newApp(t)
 	sq := startSquid(t)
 	ctx, cancel := context.WithTimeout(context.Background(), caseDeadline)
 	defer cancel()
-
-	bin := filepath.Join(t.TempDir(), "realtime")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/realtime")
-	// For the machine itself, even when these tests run under qemu for
-	// another architecture: the CLI is executed directly, not emulated.
-	build.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+hostArch(t), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
 
 	cli := exec.CommandContext(ctx, bin, "-url", srv.URL(), "-proxy", "http://"+sq.addr, "-pub", "chat", "-connect-timeout", "10s")
 	cli.Stdin = strings.NewReader("one\ntwo\nthree\n")
@@ -51,8 +46,35 @@ func TestCLIThroughSquid(t *testing.T) {
 	require.Equal(t, []string{"one", "two", "three"}, data)
 }
 
-func hostArch(t *testing.T) string {
-	out, err := exec.Command("go", "env", "GOHOSTARCH").Output()
-	require.NoError(t, err)
-	return strings.TrimSpace(string(out))
+// cliBuild is the CLI binary, built once per package run by TestMain.
+var cliBuild struct {
+	dir  string
+	path string
+	err  error
+}
+
+// buildCLI builds cmd/realtime before any case runs. The build has no
+// deadline: from a cold build cache on a busy 2-core machine it alone has
+// taken minutes, which no case deadline should have to cover, and running
+// it beside the timed cases would slow them. The binary is for the machine
+// itself, even when these tests run under qemu for another architecture:
+// the CLI is executed directly, not emulated.
+func buildCLI() {
+	dir, err := os.MkdirTemp("", "realtime-cli-")
+	if err != nil {
+		cliBuild.err = err
+		return
+	}
+	cliBuild.dir = dir
+	arch, err := exec.Command("go", "env", "GOHOSTARCH").Output()
+	if err != nil {
+		cliBuild.err = fmt.Errorf("go env GOHOSTARCH: %w", err)
+		return
+	}
+	cliBuild.path = filepath.Join(dir, "realtime")
+	build := exec.Command("go", "build", "-o", cliBuild.path, "../cmd/realtime")
+	build.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+strings.TrimSpace(string(arch)), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		cliBuild.err = fmt.Errorf("go build: %w: %s", err, out)
+	}
 }

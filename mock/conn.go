@@ -36,8 +36,6 @@ type mconn struct {
 	gone      chan struct{} // closed by forget
 }
 
-var _ transport.IDSender = (*mconn)(nil)
-
 func (s *Server) wrap(info *server.ConnInfo, c transport.Conn) transport.Conn {
 	m := &mconn{Conn: c, s: s, info: info, firstSent: make(chan struct{}), gone: make(chan struct{})}
 	// A stream owns its network connection; a long-polling connection is a
@@ -85,20 +83,6 @@ func (m *mconn) inject(msg []byte) {
 // injectTimeout bounds an injection into one connection whose peer does
 // not read, or on which hello does not come.
 const injectTimeout = 5 * time.Second
-
-// SendID implements transport.IDSender, passing event ids on to the
-// transports that use them.
-func (m *mconn) SendID(ctx context.Context, msg []byte, id uint64) error {
-	ids, ok := m.Conn.(transport.IDSender)
-	if !ok {
-		return m.Send(ctx, msg)
-	}
-	m.sendMu.Lock()
-	err := ids.SendID(ctx, msg, id)
-	m.sendMu.Unlock()
-	m.afterSend()
-	return err
-}
 
 func (m *mconn) afterSend() {
 	m.sentOnce.Do(func() { close(m.firstSent) })

@@ -114,9 +114,11 @@ func TestAuthorize(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	s := newServer(t, &mock.Options{Heartbeat: 40 * time.Millisecond, MaxMessage: 512})
+	// Not the default, and long enough that the server's wait for connect
+	// (1.5 heartbeats) never races a loaded machine.
+	s := newServer(t, &mock.Options{Heartbeat: 2 * time.Second, MaxMessage: 512})
 	c := connect(t, s.URL(), nil, 0)
-	if c.hello.Heartbeat != 40 {
+	if c.hello.Heartbeat != 2000 {
 		t.Fatalf("hb %d", c.hello.Heartbeat)
 	}
 	if err := s.Publish(ctxWait(t), "c", make([]byte, 600)); err == nil {

@@ -69,7 +69,39 @@ type Config struct {
 	// ReadLimit is the largest message Recv accepts, in bytes; a larger one
 	// fails the connection with a *TooLargeError. Zero means 1 MiB.
 	ReadLimit int64
+	// AllowedRedirectHosts lists the hosts, besides the request's own
+	// origin, that a transport follows a redirect to: "host:port" matches
+	// that host and port, a bare "host" any port. Nil, the default, follows
+	// redirects within the origin (same scheme, host and port) only.
+	// Whatever it says: a redirect from https to http, a loop, and more
+	// than MaxRedirects redirects fail with a *RedirectError; Header (with
+	// Authorization, so the token) is not sent to a host of another name;
+	// and HTTPClient's own CheckRedirect, if any, is consulted after.
+	AllowedRedirectHosts []string
 }
+
+// MaxRedirects is the most redirects a request follows, as in net/http.
+const MaxRedirects = 10
+
+// ErrRedirect matches every *RedirectError under errors.Is.
+var ErrRedirect = errors.New("transport: redirect refused")
+
+// RedirectError reports a redirect a transport refused to follow. Its
+// URLs carry no query or userinfo.
+type RedirectError struct {
+	From, To string // the redirecting request's URL, and the target
+	// Reason is "to another origin", "from https to http", "loop" or
+	// "too many redirects".
+	Reason string
+}
+
+// Error describes the refused redirect.
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("transport: redirect from %s to %s refused: %s", e.From, e.To, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrRedirect) true.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
 
 // DefaultReadLimit is the ReadLimit used when Config.ReadLimit is zero.
 const DefaultReadLimit = 1 << 20
@@ -101,20 +133,43 @@ type HandshakeError struct {
 	RetryAfter time.Duration
 }
 
+// MaxRetryAfter is the longest delay RetryAfter returns: a larger one
+// (or one too large to represent) is clamped to it, so that a server's
+// header can neither overflow a time.Duration nor park a client for days.
+const MaxRetryAfter = time.Hour
+
 // RetryAfter parses a Retry-After header: delay seconds or an HTTP date.
-// It returns zero when the header is absent, malformed or in the past.
+// It returns zero when the header is absent, malformed or in the past, and
+// at most MaxRetryAfter.
 func RetryAfter(h http.Header) time.Duration {
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		return max(time.Duration(secs)*time.Second, 0)
+	if digits(v) {
+		// Any run of digits is a delay; one that does not fit in uint64
+		// is a very long one.
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
+		return min(max(time.Until(t), 0), MaxRetryAfter)
 	}
 	return 0
+}
+
+// digits reports whether s is one or more ASCII digits (RFC 9110's
+// delay-seconds).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Error describes the handshake error.
@@ -180,13 +235,6 @@ type ServerConfig struct {
 	// to send, and (times two) how long a connection may go without any
 	// request before it is closed. Zero means 25 s. Other transports ignore it.
 	PollTimeout time.Duration
-}
-
-// IDSender is implemented by server-side connections that can label a
-// message with the sequence number of its last sequenced frame, as SSE does
-// with the event id. Servers use it when it is there.
-type IDSender interface {
-	SendID(ctx context.Context, msg []byte, id uint64) error
 }
 
 // Aborter is implemented by connections whose Close says goodbye to the

@@ -47,6 +47,12 @@ func TestRetryAfterParsing(t *testing.T) {
 		"-4":                            0,
 		"soon":                          0,
 		"Wed, 21 Oct 2015 07:28:00 GMT": 0, // in the past
+		"+3":                            0, // not delay-seconds
+		"3600":                          time.Hour,
+		"3601":                          transport.MaxRetryAfter,
+		"18446744074":                   transport.MaxRetryAfter, // overflowed to 0.29 s once
+		"99999999999999999999999":       transport.MaxRetryAfter, // beyond uint64
+		"Fri, 31 Dec 9999 23:59:59 GMT": transport.MaxRetryAfter,
 	} {
 		h := http.Header{}
 		if v != "" {
@@ -60,4 +66,17 @@ func TestRetryAfterParsing(t *testing.T) {
 	if got := transport.RetryAfter(h); got < 59*time.Minute || got > time.Hour {
 		t.Errorf("HTTP date an hour ahead: %v", got)
 	}
+}
+
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "3", "-4", "+3", "18446744074", "99999999999999999999999",
+		"Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", " 5", "5 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := transport.RetryAfter(http.Header{"Retry-After": {v}})
+		if got < 0 || got > transport.MaxRetryAfter {
+			t.Fatalf("Retry-After %q: %v, outside [0, %v]", v, got, transport.MaxRetryAfter)
+		}
+	})
 }

@@ -111,7 +111,7 @@ func run(w io.Writer, cfg config) error {
 	}
 	fmt.Fprintf(w, "Rounds: %d × %s; cells are median (min–max). Throughput in msgs/s (higher is better), latency in µs (lower is better).\n\n", cfg.count, cfg.benchtime)
 	missing := res.Table(w, bench.Rows())
-	fmt.Fprintf(w, "\nIdle footprint, %d clients, servers in a separate process; raw: a hand-written idle client of the same transport (see below):\n\n", cfg.clients)
+	fmt.Fprintf(w, "\nIdle footprint, %d clients each subscribed to one channel, servers in a separate process; raw: a hand-written idle client of the same transport (see below):\n\n", cfg.clients)
 	missing = append(missing, foot.FootprintTable(w, []string{"websocket", "sse", "longpoll"})...)
 	fmt.Fprintf(w, "\nStripped binary size (CGO_ENABLED=0, -trimpath -ldflags='-s -w'):\n\n| Program | linux/arm GOARM=7 | linux/arm64 |\n|---|---|---|\n")
 	for _, s := range sizes {

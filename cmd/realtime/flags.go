@@ -26,6 +26,7 @@ type flags struct {
 	header         http.Header
 	token          string
 	verbose        bool
+	noPayloads     bool
 	count          int
 	runFor         time.Duration
 	connectTimeout time.Duration
@@ -43,7 +44,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.pub, "pub", "", "`channel` to publish each line of standard input on")
 	fs.Var(headerFlag(f.header), "H", "`header` to send with every request, as 'Name: value' (repeatable)")
 	fs.StringVar(&f.token, "token", "", "bearer `token` sent as Authorization (never printed)")
-	fs.BoolVar(&f.verbose, "v", false, "print payloads of received messages and the client's debug logs")
+	fs.BoolVar(&f.verbose, "v", false, "print the client's debug logs")
+	fs.BoolVar(&f.noPayloads, "no-payloads", false, "print each received message's size instead of its payload")
 	fs.IntVar(&f.count, "n", 0, "exit after receiving this many messages (0: no limit)")
 	fs.DurationVar(&f.runFor, "for", 0, "exit after this long (0: until interrupted, or stdin ends with no -sub)")
 	fs.StringVar(&f.proxy, "proxy", "", "HTTP proxy `URL` for every request (default: from the environment, which never applies to 127.0.0.1)")
@@ -53,8 +55,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 
 Connects to a realtime server, prints the transport it landed on and why the
 better ones failed, prints state changes (stderr) and received messages
-(stdout), and publishes each line of standard input on -pub, printing "ack" or
-the server's refusal.
+(stdout: the payload as text, quoted if it holds control characters, or
+base64 if it is not UTF-8), and publishes each line of standard input on -pub,
+printing "ack" or the server's refusal with the line's number and start.
 
   realtime -url http://127.0.0.1:8080 -sub news -pub chat
   realtime -url https://example.com/rt -transport sse -H 'X-Tenant: a' -token "$T"

@@ -1,8 +1,9 @@
 // Command realtime is a command-line client for any server that speaks the
 // realtime protocol, for debugging in the spirit of wscat: it connects,
 // shows which transport it landed on and why the better ones were refused,
-// prints state changes and received messages, and publishes each line of
-// standard input, printing the server's ack or refusal.
+// prints state changes and received messages (their payloads as text, or
+// base64 when not UTF-8), and publishes each line of standard input,
+// printing the server's ack or refusal of each, by line number.
 //
 //	realtime -url http://127.0.0.1:8080 -sub news,chat -pub chat
 //
@@ -90,11 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	received := 0
 	for _, ch := range f.subs {
 		err := c.Subscribe(ctx, ch, func(m realtime.Message) {
-			if f.verbose {
-				fmt.Fprintf(stdout, "< %s #%d: %s\n", m.Channel, m.Seq, m.Data)
-			} else {
-				fmt.Fprintf(stdout, "< %s #%d (%d bytes)\n", m.Channel, m.Seq, len(m.Data))
-			}
+			io.WriteString(stdout, formatMessage(m, !f.noPayloads))
 			// Handlers run one at a time, so the count needs no lock.
 			received++
 			if f.count > 0 && received == f.count {
@@ -123,7 +120,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // publishLines publishes each line of r on channel, one at a time, each
-// waiting for its ack so the output says which line the server refused.
+// waiting for its ack, and prints a line per ack or refusal naming the
+// input line it answers (see lineRef).
 // The reader runs on its own goroutine because a terminal read cannot be
 // interrupted; it ends at EOF, or when run returns and its next line would
 // have nowhere to go.
@@ -145,7 +143,7 @@ func publishLines(ctx context.Context, c *realtime.Client, channel string, r io.
 		readErr <- sc.Err()
 		close(lines)
 	}()
-	for {
+	for n := 1; ; n++ {
 		var line string
 		var ok bool
 		select {
@@ -163,9 +161,9 @@ func publishLines(ctx context.Context, c *realtime.Client, channel string, r io.
 		var refused *realtime.RefusedError
 		switch {
 		case err == nil:
-			fmt.Fprintln(out, "ack")
+			fmt.Fprintf(out, "ack %s\n", lineRef(n, line))
 		case errors.As(err, &refused):
-			fmt.Fprintf(out, "refused %d: %s\n", refused.Code, refused.Reason)
+			fmt.Fprintf(out, "refused %s (%d: %s)\n", lineRef(n, line), refused.Code, printable(refused.Reason))
 		case ctx.Err() != nil:
 			return nil
 		default:

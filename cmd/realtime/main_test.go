@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,22 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// scaled stretches a time bound by REALTIME_TEST_TIMEOUT_SCALE, as the
+// root package's tests do, for machines that run slower (qemu).
+func scaled(d time.Duration) time.Duration {
+	if f, err := strconv.ParseFloat(os.Getenv("REALTIME_TEST_TIMEOUT_SCALE"), 64); err == nil && f > 1 {
+		return time.Duration(float64(d) * f)
+	}
+	return d
+}
+
+// testCtx bounds a test, sized for a cold, busy 2-core machine.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(30*time.Second))
+	t.Cleanup(cancel)
+	return ctx
+}
 
 // output is a buffer that lets a test wait for a line while run writes.
 type output struct {
@@ -42,7 +60,7 @@ func (o *output) String() string {
 // deadline.
 func (o *output) wait(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(scaled(30 * time.Second))
 	for {
 		o.mu.Lock()
 		has, change := strings.Contains(o.b.String(), s), o.change
@@ -60,15 +78,15 @@ func (o *output) wait(t *testing.T, s string) {
 
 func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var out, errOut bytes.Buffer
-	if err := run(ctx, args, strings.NewReader(stdin), &out, &errOut); err != nil {
+	if err := run(testCtx(t), args, strings.NewReader(stdin), &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	return out.String(), errOut.String()
 }
 
+// Each ack or refusal names the input line it answers, by number and by
+// its start, bounded for a long line.
 func TestPublishesStdinLinesAndPrintsAcks(t *testing.T) {
 	srv := mock.NewServer(nil)
 	defer srv.Close()
@@ -78,9 +96,16 @@ func TestPublishesStdinLinesAndPrintsAcks(t *testing.T) {
 		}
 		return 0, ""
 	})
-	stdout, _ := runCLI(t, "one\ntwo\nforbidden\nthree\n", "-url", srv.URL(), "-pub", "chat")
-	if want := "ack\nack\nrefused 4403: not allowed\nack\n"; stdout != want {
-		t.Errorf("stdout = %q, want %q", stdout, want)
+	long := strings.Repeat("x", 30) + strings.Repeat("y", 1000)
+	stdout, _ := runCLI(t, "one\ntwo\nforbidden\n\x1b[2J\n"+long+"\n", "-url", srv.URL(), "-pub", "chat")
+	want := `ack line 1 "one"
+ack line 2 "two"
+refused line 3 "forbidden" (4403: not allowed)
+ack line 4 "\x1b[2J"
+ack line 5 "xxxxxxxxxxxxxxxxxxxx"... (1030 bytes)
+`
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
 	var got []string
 	for _, m := range srv.Received() {
@@ -89,56 +114,55 @@ func TestPublishesStdinLinesAndPrintsAcks(t *testing.T) {
 		}
 		got = append(got, string(m.Data))
 	}
-	if strings.Join(got, ",") != "one,two,three" {
-		t.Errorf("server received %q, want one, two, three", got)
+	if strings.Join(got, ",") != "one,two,\x1b[2J,"+long {
+		t.Errorf("server received %q, want one, two, the escape, the long line", got)
 	}
 }
 
-func TestPrintsWhatTheServerPublishes(t *testing.T) {
+// subscribe runs the CLI with args until it has printed n messages, the
+// server publishing payloads on news once it has subscribed.
+func subscribe(t *testing.T, n int, payloads [][]byte, args ...string) (stdout, stderr string) {
+	t.Helper()
 	srv := mock.NewServer(nil)
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stdout, stderr := newOutput(), newOutput()
+	ctx := testCtx(t)
+	out, errOut := newOutput(), newOutput()
+	args = append([]string{"-url", srv.URL(), "-sub", "news,other", "-n", strconv.Itoa(n)}, args...)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-url", srv.URL(), "-sub", "news,other", "-n", "2", "-v"}, strings.NewReader(""), stdout, stderr)
-	}()
-	stderr.wait(t, "subscribed other")
-	for _, m := range []string{"hello", "world"} {
-		if err := srv.Publish(ctx, "news", []byte(m)); err != nil {
+	go func() { done <- run(ctx, args, strings.NewReader(""), out, errOut) }()
+	errOut.wait(t, "subscribed other")
+	for _, p := range payloads {
+		if err := srv.Publish(ctx, "news", p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := <-done; err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
+		t.Fatalf("run: %v\n%s", err, errOut.String())
 	}
-	for _, want := range []string{"< news #1: hello\n", "< news #2: world\n"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
-		}
+	return out.String(), errOut.String()
+}
+
+// Payloads print by default: text as is, text with control characters
+// quoted, anything not UTF-8 as base64, each on one line.
+func TestPrintsWhatTheServerPublishes(t *testing.T) {
+	payloads := [][]byte{[]byte("hello"), []byte("héllo wörld"), []byte("two\nlines\x1b[31m"), {0xde, 0xad, 0xbe, 0xef}, {}}
+	stdout, _ := subscribe(t, len(payloads), payloads)
+	want := `< news #1: hello
+< news #2: héllo wörld
+< news #3 (quoted): "two\nlines\x1b[31m"
+< news #4 (base64, 4 bytes): 3q2+7w==
+< news #5 (empty)
+`
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
 }
 
-func TestPayloadsHiddenWithoutVerbose(t *testing.T) {
-	srv := mock.NewServer(nil)
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stdout, stderr := newOutput(), newOutput()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-url", srv.URL(), "-sub", "news", "-n", "1", "-token", "s3cret"}, strings.NewReader(""), stdout, stderr)
-	}()
-	stderr.wait(t, "subscribed news")
-	if err := srv.Publish(ctx, "news", []byte("private")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	all := stdout.String() + stderr.String()
-	if !strings.Contains(all, "(7 bytes)") || strings.Contains(all, "private") || strings.Contains(all, "s3cret") {
+// -no-payloads prints sizes only, and the token shows nowhere.
+func TestNoPayloadsHidesPayloads(t *testing.T) {
+	stdout, stderr := subscribe(t, 1, [][]byte{[]byte("private")}, "-no-payloads", "-token", "s3cret", "-v")
+	all := stdout + stderr
+	if !strings.Contains(stdout, "< news #1 (7 bytes)\n") || strings.Contains(all, "private") || strings.Contains(all, "s3cret") {
 		t.Errorf("want the size, not the payload nor the token:\n%s", all)
 	}
 }

@@ -1,18 +1,26 @@
 // Command demo shows the SDK end to end with no setup: it starts the
-// embedded mock server, connects two clients, publishes acknowledged
-// messages between them, drops every connection mid-stream and shows that
-// the session resumes with nothing lost, duplicated or reordered.
+// embedded mock server, connects two clients that publish to each other
+// concurrently, many messages in flight at once, and drops every
+// connection while each client has a full window of publishes sent but not
+// acknowledged. The sessions resume, the clients resend what was not
+// acknowledged, the server drops what it already had, and every message
+// arrives exactly once, in order.
 //
 //	go run ./examples/demo
 //
-// Given -url it talks to a running server instead of the embedded one.
+// Given -url it talks to a running server instead. It cannot force a drop
+// there, so it says what it tested and what it did not.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -22,89 +30,157 @@ import (
 )
 
 func main() {
-	url := flag.String("url", "", "base URL of a running server (default: start the embedded mock server)")
-	n := flag.Int("n", 1000, "messages each client publishes")
+	cfg := config{}
+	flag.StringVar(&cfg.url, "url", "", "base URL of a running server (default: start the embedded mock server)")
+	flag.IntVar(&cfg.n, "n", 1000, "messages each client publishes")
+	flag.IntVar(&cfg.window, "window", 64, "publishes each client keeps in flight")
 	flag.Parse()
-	if err := run(*url, *n); err != nil {
+	if _, err := run(cfg, os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Fatal("demo: ", err)
 	}
 }
 
-func run(url string, n int) error {
+type config struct {
+	url       string
+	n, window int
+	channel   string // set by run
+}
+
+var names = []string{"alice", "bob"}
+
+// result is what a run counted, per client (in the order of names).
+type result struct {
+	inFlight          []int // publishes not acknowledged when the drop hit
+	resent            []uint64
+	disconnects       []uint64
+	lost, dup, order  []int
+	stored, storedDup int // the embedded server's record of publishes
+}
+
+func run(cfg config, out io.Writer) (*result, error) {
+	if cfg.n < 1 || cfg.window < 1 {
+		return nil, errors.New("-n and -window must be at least 1")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	out = &lockedWriter{w: out}
+	// On a server of its own the channel is chat; on a shared one, a
+	// channel of this run's own, so other traffic cannot skew the counts.
+	cfg.channel = "chat"
+	if cfg.url != "" {
+		cfg.channel = fmt.Sprintf("demo-%08x", rand.Uint32())
+	}
 	var srv *mock.Server
-	if url == "" {
+	var wire *relay
+	if cfg.url == "" {
 		srv = mock.NewServer(nil)
 		defer srv.Close()
-		url = srv.URL()
-		fmt.Println("mock server listening at", url)
+		u, _ := url.Parse(srv.URL())
+		var err error
+		if wire, err = newRelay(u.Host); err != nil {
+			return nil, err
+		}
+		defer wire.close()
+		cfg.url = wire.url()
+		fmt.Fprintf(out, "mock server listening at %s, reached through a network relay at %s\n", srv.URL(), cfg.url)
 	}
 
-	names := []string{"alice", "bob"}
 	clients := make([]*realtime.Client, len(names))
 	got := make([]*inbox, len(names))
 	for i, name := range names {
-		c, err := realtime.New(url, &realtime.Options{OnStateChange: func(ch realtime.StateChange) {
-			fmt.Printf("%-5s state %s -> %s (%s)%s\n", name, ch.From, ch.To, ch.Reason, transportNote(ch))
+		c, err := realtime.New(cfg.url, &realtime.Options{OnStateChange: func(ch realtime.StateChange) {
+			fmt.Fprintf(out, "%-5s state %s -> %s (%s)%s\n", name, ch.From, ch.To, ch.Reason, transportNote(ch))
 		}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer c.Close()
 		if err := c.Connect(ctx); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Printf("%-5s connected over %s\n", name, c.Transport())
+		fmt.Fprintf(out, "%-5s connected over %s\n", name, c.Transport())
 		got[i] = &inbox{}
-		if err := c.Subscribe(ctx, "chat", got[i].add); err != nil {
-			return err
+		if err := c.Subscribe(ctx, cfg.channel, got[i].add); err != nil {
+			return nil, err
 		}
 		clients[i] = c
 	}
 
-	// Each client publishes n messages; Publish returns once acknowledged.
-	// Halfway through, the server drops every connection: the clients
-	// reconnect, resume their sessions and resend what was not acknowledged.
+	res := &result{inFlight: make([]int, len(names))}
+	var p *pause
+	if srv != nil {
+		p = &pause{resume: make(chan struct{})}
+		p.arrive.Add(len(clients))
+	}
+	// One failure ends the rest: a publisher held at the pause, or the
+	// drop waiting for its publishes.
+	pctx, fail := context.WithCancel(ctx)
+	defer fail()
 	start := time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(clients))
+	errs := make([]error, len(clients)+1)
 	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range n {
-				if srv != nil && i == 0 && k == n/2 {
-					fmt.Println("server  dropping every connection")
-					srv.DropConnections()
-				}
-				msg := fmt.Sprintf("%s #%d", names[i], k)
-				if err := c.Publish(ctx, "chat", []byte(msg)); err != nil {
-					errs <- fmt.Errorf("%s: publish %d: %w", names[i], k, err)
-					return
-				}
+		wg.Go(func() {
+			if errs[i] = publish(pctx, c, cfg.channel, names[i], cfg.n, cfg.window, p); errs[i] != nil {
+				fail()
 			}
-		}()
+		})
+	}
+	if p != nil {
+		if errs[len(clients)] = forceDrop(pctx, out, wire, clients, cfg, p, res); errs[len(clients)] != nil {
+			fail()
+		}
 	}
 	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	fmt.Printf("both    %d publishes acknowledged in %v\n", 2*n, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "both  %d publishes acknowledged in %v\n", 2*cfg.n, time.Since(start).Round(time.Millisecond))
+	return res, report(ctx, out, srv, clients, got, cfg, res)
+}
 
-	for i, name := range names {
-		if err := got[i].wait(ctx, 2*n); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+// forceDrop waits until both publishers are at their halfway mark with
+// nothing in flight, makes the network lose what the clients send, lets
+// each publisher fill its window, and once the clients have sent all of
+// it, breaks every connection: each client then has a full window sent
+// but never received, to resend after it resumes.
+func forceDrop(ctx context.Context, out io.Writer, wire *relay, clients []*realtime.Client, cfg config, p *pause, res *result) error {
+	p.arrive.Wait() // each publisher arrives, or has failed
+	if ctx.Err() != nil {
+		return nil // a publisher failed and says why
+	}
+	burst := uint64(min(cfg.window, cfg.n-cfg.n/2))
+	sent := make([]uint64, len(clients))
+	for i, c := range clients {
+		sent[i] = c.Stats().Sent
+	}
+	fmt.Fprintf(out, "network losing what the clients send: each client's next %d publishes go nowhere\n", burst)
+	wire.hold()
+	close(p.resume)
+	// The clients' sends succeed, so no event marks the moment they have
+	// all gone: poll the counters.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(clients); {
+		if clients[i].Stats().Sent-sent[i] >= burst {
+			i++
+			continue
 		}
-		lost, dup, order := got[i].check(names, n)
-		fmt.Printf("%-5s received %d messages: %d lost, %d duplicated, %d out of order\n", name, got[i].len(), lost, dup, order)
-		if lost+dup+order > 0 {
-			return fmt.Errorf("%s: delivery broken", name)
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s's publishes to be sent: %w", names[i], ctx.Err())
 		}
 	}
-	fmt.Println("done: every message delivered exactly once, in order")
+	total := 0
+	for i, c := range clients {
+		res.inFlight[i] = c.Stats().OutboxCount
+		total += res.inFlight[i]
+	}
+	fmt.Fprintf(out, "network breaking every connection, %d publishes in flight (alice %d, bob %d)\n",
+		total, res.inFlight[0], res.inFlight[1])
+	wire.cut()
 	return nil
 }
 
@@ -118,80 +194,25 @@ func transportNote(ch realtime.StateChange) string {
 	return ""
 }
 
-// inbox records deliveries; handlers run on one goroutine, but the main
-// goroutine reads it, hence the lock.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []string
-	more chan struct{}
+// safeURL shows a URL without its user info, query or fragment, which may
+// carry credentials.
+func safeURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "the server given with -url"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-func (b *inbox) add(m realtime.Message) {
-	b.mu.Lock()
-	b.msgs = append(b.msgs, string(m.Data))
-	if b.more != nil {
-		close(b.more)
-		b.more = nil
-	}
-	b.mu.Unlock()
+// lockedWriter serialises writes: state changes are printed from each
+// client's dispatcher while run prints from its own goroutine.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
 }
 
-func (b *inbox) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.msgs)
-}
-
-func (b *inbox) wait(ctx context.Context, n int) error {
-	for {
-		b.mu.Lock()
-		if len(b.msgs) >= n {
-			b.mu.Unlock()
-			return nil
-		}
-		if b.more == nil {
-			b.more = make(chan struct{})
-		}
-		more := b.more
-		b.mu.Unlock()
-		select {
-		case <-more:
-		case <-ctx.Done():
-			return fmt.Errorf("received %d of %d messages: %w", b.len(), n, ctx.Err())
-		}
-	}
-}
-
-// check counts, per sender, messages missing, seen twice, or seen before
-// an earlier one.
-func (b *inbox) check(senders []string, n int) (lost, dup, order int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	next := map[string]int{}
-	seen := map[string]bool{}
-	for _, m := range b.msgs {
-		var who string
-		var k int
-		if _, err := fmt.Sscanf(m, "%s #%d", &who, &k); err != nil {
-			fmt.Fprintln(os.Stderr, "unexpected message:", m)
-			continue
-		}
-		if seen[m] {
-			dup++
-			continue
-		}
-		seen[m] = true
-		if k != next[who] {
-			order++
-		}
-		next[who] = k + 1
-	}
-	for _, s := range senders {
-		for k := range n {
-			if !seen[fmt.Sprintf("%s #%d", s, k)] {
-				lost++
-			}
-		}
-	}
-	return lost, dup, order
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

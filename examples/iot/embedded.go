@@ -38,10 +38,22 @@ func (e embedded) up() {
 	}
 }
 
-// check confirms on the server's side that it received n readings.
+// check confirms on the server's side that it stored exactly n readings,
+// none twice.
 func (e embedded) check(ctx context.Context, n int) error {
-	if _, err := e.srv.WaitReceived(ctx, n); err != nil {
+	got, err := e.srv.WaitReceived(ctx, n)
+	if err != nil {
 		return fmt.Errorf("server received %d of %d readings: %w", len(e.srv.Received()), n, err)
+	}
+	seen := make(map[string]bool, len(got))
+	for _, m := range got {
+		if seen[string(m.Data)] {
+			return fmt.Errorf("server stored %s twice", m.Data)
+		}
+		seen[string(m.Data)] = true
+	}
+	if len(got) != n {
+		return fmt.Errorf("server stored %d readings, %d acknowledged", len(got), n)
 	}
 	return nil
 }

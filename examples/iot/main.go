@@ -6,8 +6,10 @@
 //
 //	go run ./examples/iot
 //
-// By default it starts the embedded mock server and forces an outage
-// halfway through. Given -url it talks to a running server and an outage is
+// By default it starts the embedded mock server and forces an outage of
+// more readings than the outbox holds, so the oldest unsent readings are
+// dropped; a second client, the collector, shows that every reading not
+// dropped arrived exactly once, in order. Given -url it talks to a running server and an outage is
 // whatever the network does. Build with -tags nomock to leave the mock
 // server out of a device binary.
 package main
@@ -28,13 +30,13 @@ import (
 )
 
 func main() {
-	url := flag.String("url", "", "base URL of a running server (default: start the embedded mock server)")
-	n := flag.Int("n", 40, "readings to publish")
-	interval := flag.Duration("interval", 100*time.Millisecond, "time between readings")
-	outage := flag.Int("outage", 10, "readings published during the forced outage (embedded server only)")
+	cfg := defaults()
+	flag.StringVar(&cfg.url, "url", "", "base URL of a running server (default: start the embedded mock server)")
+	flag.IntVar(&cfg.readings, "n", cfg.readings, "readings to publish")
+	flag.DurationVar(&cfg.interval, "interval", cfg.interval, "time between readings")
+	flag.IntVar(&cfg.outage, "outage", cfg.outage, "readings published during the forced outage (embedded server only)")
 	flag.Parse()
-	cfg := config{url: *url, readings: *n, interval: *interval, outage: *outage}
-	if err := run(cfg, os.Stdout); err != nil {
+	if _, err := run(cfg, os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Fatal("iot: ", err)
 	}
@@ -47,11 +49,28 @@ type config struct {
 	outage   int // readings during the forced outage
 }
 
+// defaults are the flags' defaults: an outage of more readings than the
+// outbox holds, so that drop-oldest shows, in about three seconds.
+func defaults() config {
+	return config{readings: 150, interval: 20 * time.Millisecond, outage: 100}
+}
+
 // outboxCount is small on purpose: a device has little memory, and a
 // reading older than a few seconds is worth less than a fresh one.
 const outboxCount = 64
 
-func run(cfg config, out io.Writer) error {
+// result is what a run counted; run fails unless received is exactly
+// published minus dropped, each once, in order.
+type result struct {
+	published, offline, dropped, acked int
+	received, duplicates, outOfOrder   int
+}
+
+// reconnectPolicy brings a client back soon after the network does, rather
+// than up to 30 s later.
+var reconnectPolicy = reconnect.Policy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}
+
+func run(cfg config, out io.Writer) (res result, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out = &lockedWriter{w: out}
@@ -59,40 +78,52 @@ func run(cfg config, out io.Writer) error {
 	if cfg.url == "" {
 		n, err := startEmbedded(out)
 		if err != nil {
-			return err
+			return res, err
 		}
 		defer n.close()
 		cfg.url, nw = n.url(), n
 	}
 
+	// The collector subscribes first, so it sees every reading.
+	col := &collector{}
+	cc, err := realtime.New(cfg.url, &realtime.Options{Reconnect: reconnectPolicy})
+	if err != nil {
+		return res, err
+	}
+	defer cc.Close()
+	if err := cc.Connect(ctx); err != nil {
+		return res, fmt.Errorf("collector: %w", err)
+	}
+	if err := cc.Subscribe(ctx, "telemetry", col.add); err != nil {
+		return res, fmt.Errorf("collector: %w", err)
+	}
+	fmt.Fprintln(out, "collector subscribed to telemetry")
+
 	c, err := realtime.New(cfg.url, &realtime.Options{
 		OutboxCount:  outboxCount,
 		OutboxBytes:  outboxCount * 256,
 		OutboxPolicy: realtime.DropOldest,
-		// A short cap brings the agent back soon after the network does,
-		// rather than up to 30 s later.
-		Reconnect: reconnect.Policy{BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second},
+		Reconnect:    reconnectPolicy,
 		OnStateChange: func(ch realtime.StateChange) {
-			fmt.Fprintf(out, "state %s -> %s (%s)\n", ch.From, ch.To, ch.Reason)
+			fmt.Fprintf(out, "agent state %s -> %s (%s)\n", ch.From, ch.To, ch.Reason)
 		},
 	})
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer c.Close()
 	if err := c.Connect(ctx); err != nil {
-		return err
+		return res, err
 	}
 	fmt.Fprintln(out, "agent connected over", c.Transport())
 
-	receipts := make([]*realtime.Receipt, 0, cfg.readings)
-	offline, refused := 0, 0
+	receipts := make([]*realtime.Receipt, cfg.readings) // nil: refused at once
 	outageStart := (cfg.readings - cfg.outage) / 2
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
 	for i := range cfg.readings {
 		if nw != nil && i == outageStart && cfg.outage > 0 {
-			fmt.Fprintln(out, "network down")
+			fmt.Fprintf(out, "network down for the next %d readings (the outbox holds %d)\n", cfg.outage, outboxCount)
 			nw.down()
 			// Wait until the agent has noticed, so the count of readings
 			// queued while offline is exact.
@@ -103,7 +134,7 @@ func run(cfg config, out io.Writer) error {
 			nw.up()
 		}
 		if c.State() != realtime.StateConnected {
-			offline++
+			res.offline++
 		}
 		r, err := c.PublishAsync("telemetry", reading(i))
 		switch {
@@ -111,37 +142,60 @@ func run(cfg config, out io.Writer) error {
 			// Drop-oldest makes room from readings not yet sent; when every
 			// slot holds a reading already sent and awaiting its ack, the new
 			// one is the one dropped.
-			refused++
+			res.dropped++
 		case err != nil:
-			return fmt.Errorf("reading %d: %w", i, err)
+			return res, fmt.Errorf("reading %d: %w", i, err)
 		default:
-			receipts = append(receipts, r)
+			receipts[i] = r
 		}
+		res.published++
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			return res, ctx.Err()
 		}
 	}
-	fmt.Fprintf(out, "published %d readings, %d of them queued while offline\n", cfg.readings, offline)
+	fmt.Fprintf(out, "published %d readings, %d of them while offline\n", res.published, res.offline)
 
-	acked, dropped := 0, refused
+	acked := make([]bool, cfg.readings)
 	for i, r := range receipts {
+		if r == nil {
+			continue
+		}
 		switch err := r.Wait(ctx); {
 		case err == nil:
-			acked++
+			acked[i] = true
+			res.acked++
 		case errors.Is(err, realtime.ErrOutboxFull):
-			dropped++
+			res.dropped++
 		default:
-			return fmt.Errorf("reading %d: %w", i, err)
+			return res, fmt.Errorf("reading %d: %w", i, err)
 		}
 	}
-	fmt.Fprintf(out, "acknowledged %d of %d readings (%d dropped to make room)\n", acked, cfg.readings, dropped)
+	fmt.Fprintf(out, "dropped %d readings to make room (the oldest not yet sent), acknowledged %d\n", res.dropped, res.acked)
+	return res, verify(ctx, out, col, acked, nw, &res)
+}
+
+// verify waits for the collector to receive every acknowledged reading and
+// checks that each arrived once, in order, and nothing else did.
+func verify(ctx context.Context, out io.Writer, col *collector, acked []bool, nw network, res *result) error {
+	if err := col.wait(ctx, res.acked); err != nil {
+		return err
+	}
 	if nw != nil {
-		if err := nw.check(ctx, acked); err != nil {
+		// The server's own record: each acknowledged reading stored once.
+		if err := nw.check(ctx, res.acked); err != nil {
 			return err
 		}
 	}
+	var unexpected, missing int
+	res.received, res.duplicates, res.outOfOrder, unexpected, missing = col.check(acked)
+	if res.received != res.published-res.dropped || res.duplicates+res.outOfOrder+unexpected+missing > 0 {
+		return fmt.Errorf("collector received %d readings, want %d - %d dropped: %d twice, %d out of order, %d not acknowledged, %d acknowledged but missing",
+			res.received, res.published, res.dropped, res.duplicates, res.outOfOrder, unexpected, missing)
+	}
+	fmt.Fprintf(out, "collector received %d readings = %d published - %d dropped, each exactly once, in order\n",
+		res.received, res.published, res.dropped)
 	return nil
 }
 

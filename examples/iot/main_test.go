@@ -2,53 +2,76 @@ package main
 
 import (
 	"bytes"
-	"regexp"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/realtimekit/realtime/mock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// The agent publishes through a forced outage; its output must show
-// readings queued while offline and every reading acknowledged afterwards
-// (run itself also checks that the server received them all).
-func TestAgentCatchesUpAfterOutage(t *testing.T) {
+// With its default flags the agent goes through an outage of more readings
+// than its outbox holds: it must drop some, say how many, and the collector
+// must receive every other reading exactly once, in order.
+func TestDefaultRunDropsOldestAndDeliversTheRestOnce(t *testing.T) {
 	var out bytes.Buffer
-	cfg := config{readings: 30, interval: 10 * time.Millisecond, outage: 10}
-	if err := run(cfg, &out); err != nil {
+	cfg := defaults()
+	res, err := run(cfg, &out)
+	if err != nil {
 		t.Fatalf("%v\noutput:\n%s", err, out.String())
+	}
+	if res.published != cfg.readings || res.dropped == 0 || res.received != res.published-res.dropped ||
+		res.duplicates != 0 || res.outOfOrder != 0 {
+		t.Errorf("counted %+v: want %d published, some dropped, the rest received once, in order\n%s", res, cfg.readings, out.String())
+	}
+	// The outage alone queues more readings than the outbox holds.
+	if least := cfg.outage - outboxCount; res.dropped < least {
+		t.Errorf("dropped %d, want at least %d", res.dropped, least)
 	}
 	got := out.String()
 	for _, want := range []string{
 		"agent connected over websocket",
-		"network down",
-		"state connected -> reconnecting",
+		"network down for the next 100 readings (the outbox holds 64)",
+		"agent state connected -> reconnecting",
 		"network up",
-		"acknowledged 30 of 30 readings (0 dropped to make room)",
+		fmt.Sprintf("dropped %d readings to make room (the oldest not yet sent), acknowledged %d\n", res.dropped, res.acked),
+		fmt.Sprintf("collector received %d readings = %d published - %d dropped, each exactly once, in order\n",
+			res.received, res.published, res.dropped),
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	m := regexp.MustCompile(`published 30 readings, (\d+) of them queued while offline`).FindStringSubmatch(got)
-	if m == nil || m[1] == "0" {
-		t.Errorf("output does not show readings queued while offline:\n%s", got)
+}
+
+// An outage shorter than the outbox holds drops nothing: every reading
+// queued while offline is delivered after it.
+func TestShortOutageDropsNothing(t *testing.T) {
+	var out bytes.Buffer
+	res, err := run(config{readings: 30, interval: 5 * time.Millisecond, outage: 10}, &out)
+	if err != nil {
+		t.Fatalf("%v\noutput:\n%s", err, out.String())
+	}
+	if res.offline == 0 || res.dropped != 0 || res.received != 30 || res.acked != 30 {
+		t.Errorf("counted %+v: want readings queued offline, none dropped, all 30 received\n%s", res, out.String())
 	}
 }
 
-// An outage longer than the outbox holds drops the oldest readings, names
-// how many, and still delivers the rest.
-func TestAgentDropsOldestWhenOutboxFull(t *testing.T) {
+// Given -url the agent forces no outage, and the collector still checks
+// what arrived end to end.
+func TestAgainstOutsideServer(t *testing.T) {
+	srv := mock.NewServer(nil)
+	defer srv.Close()
 	var out bytes.Buffer
-	cfg := config{readings: 100, interval: time.Millisecond, outage: 90}
-	if err := run(cfg, &out); err != nil {
+	res, err := run(config{url: srv.URL(), readings: 20, interval: time.Millisecond, outage: 10}, &out)
+	if err != nil {
 		t.Fatalf("%v\noutput:\n%s", err, out.String())
 	}
-	m := regexp.MustCompile(`acknowledged (\d+) of 100 readings \((\d+) dropped to make room\)`).FindStringSubmatch(out.String())
-	if m == nil || m[2] == "0" {
-		t.Errorf("output does not show readings dropped:\n%s", out.String())
+	if strings.Contains(out.String(), "network down") || res.dropped != 0 || res.received != 20 {
+		t.Errorf("counted %+v: want no outage, all 20 received\n%s", res, out.String())
 	}
 }

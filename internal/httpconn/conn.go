@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	// Stop, if set, is called once when the connection ends, to stop the
 	// down direction (the transport's reader).
 	Stop func()
+	// Redact removes the connection's secrets (its id, the base URL's
+	// query, header values) from every error the Conn returns. Nil still
+	// strips URL queries.
+	Redact *redact.Redactor
 }
 
 // Conn is the client side of an HTTP transport connection, a
@@ -81,6 +86,7 @@ func NewConn(ctx context.Context, cfg Config) *Conn {
 	c.ctx, c.cancel = context.WithCancel(c.base)
 	c.sender = NewSender(ctx, SenderConfig{
 		Name: cfg.Name, Client: cfg.Client, URL: cfg.URL, Header: cfg.Header,
+		Redact:  cfg.Redact,
 		OnError: func(err error) { c.fail(err, true) },
 	})
 	return c
@@ -117,6 +123,7 @@ func (c *Conn) Fail(err error) { c.fail(err, true) }
 // fail ends the connection. Close keeps the Sender running so that it can
 // flush; every other end drops what is queued.
 func (c *Conn) fail(err error, abortSender bool) {
+	err = c.cfg.Redact.Err(err)
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
@@ -193,7 +200,7 @@ func (c *Conn) Close() error {
 func Endpoint(name, baseURL, path string, q url.Values) (string, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return "", fmt.Errorf("%s: base URL: %w", name, err)
+		return "", fmt.Errorf("%s: base URL: %w", name, redact.New(baseURL, nil).Err(err))
 	}
 	switch u.Scheme {
 	case "http", "https":
@@ -202,7 +209,7 @@ func Endpoint(name, baseURL, path string, q url.Values) (string, error) {
 	case "wss":
 		u.Scheme = "https"
 	default:
-		return "", fmt.Errorf("%s: base URL %q: the scheme must be http, https, ws or wss", name, baseURL)
+		return "", fmt.Errorf("%s: base URL %s: the scheme must be http, https, ws or wss", name, redact.URL(baseURL))
 	}
 	u = u.JoinPath(path)
 	query := u.Query()

@@ -3,8 +3,10 @@ package httpconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/realtimekit/realtime/internal/batch"
 	"github.com/realtimekit/realtime/transport"
@@ -15,11 +17,23 @@ import (
 // when Recv takes it, so a server that stops reading holds the client's
 // POST (and, through it, the client's queue) instead of buffering without
 // bound.
+//
+// A POST numbered with PostHeader is taken at most once: the client resends
+// a POST whose answer it did not get, under the same number, and the Inbox
+// answers a number it has taken already without delivering anything again.
 type Inbox struct {
 	c    chan []byte
 	turn chan struct{} // cap 1: held by the POST being delivered
 	done <-chan struct{}
+
+	// Held with turn:
+	taken  uint64 // the number of the last numbered POST taken whole
+	broken bool   // a numbered POST failed part way: its resend cannot be told apart
 }
+
+// PostHeader numbers a client's upstream POSTs, 1, 2, 3, … per connection,
+// a resend keeping its number: the server takes each number once.
+const PostHeader = "X-Realtime-Post"
 
 // NewInbox returns an Inbox for a connection that ends when done is
 // closed.
@@ -38,6 +52,14 @@ var errDone = errors.New("httpconn: connection ended")
 // Fills never interleave: the second waits for the first. It returns
 // ctx's error when ctx ends first.
 func (in *Inbox) Fill(ctx context.Context, r io.Reader, limit int64) error {
+	return in.fill(ctx, r, limit, 0)
+}
+
+// errPostNumber is a POST whose number skips one: the client lost count.
+var errPostNumber = fmt.Errorf("%w: the POST number does not follow the last one", batch.ErrMalformed)
+
+// fill is Fill of POST number n, 0 for an unnumbered POST.
+func (in *Inbox) fill(ctx context.Context, r io.Reader, limit int64, n uint64) (err error) {
 	select {
 	case in.turn <- struct{}{}:
 	case <-in.done:
@@ -46,6 +68,23 @@ func (in *Inbox) Fill(ctx context.Context, r io.Reader, limit int64) error {
 		return ctx.Err()
 	}
 	defer func() { <-in.turn }()
+	if n > 0 {
+		switch {
+		case in.broken:
+			return errDone // the connection is ending
+		case n <= in.taken:
+			return nil // a resend of a POST taken whole: an answer was lost
+		case n != in.taken+1:
+			return errPostNumber
+		}
+		defer func() {
+			if err == nil {
+				in.taken = n
+			} else {
+				in.broken = true
+			}
+		}()
+	}
 	br := batch.NewReader(r, limit)
 	for {
 		msg, err := br.Next()
@@ -70,8 +109,19 @@ func (in *Inbox) Fill(ctx context.Context, r io.Reader, limit int64) error {
 // that is not a batch, 404 when the connection ended meanwhile. It returns
 // the error that must end the connection (a message may have been lost),
 // or nil.
+//
+// A POST numbered with PostHeader that was taken already is answered 204
+// and delivers nothing.
 func (in *Inbox) ServePost(w http.ResponseWriter, r *http.Request, limit int64) error {
-	err := in.Fill(r.Context(), r.Body, limit)
+	var n uint64
+	if h := r.Header.Get(PostHeader); h != "" {
+		var err error
+		if n, err = strconv.ParseUint(h, 10, 64); err != nil || n == 0 {
+			http.Error(w, "bad "+PostHeader, http.StatusBadRequest)
+			return fmt.Errorf("httpconn: %w: bad %s %q", batch.ErrMalformed, PostHeader, h)
+		}
+	}
+	err := in.fill(r.Context(), r.Body, limit, n)
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)

@@ -1,16 +1,18 @@
 package httpconn
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/realtimekit/realtime/internal/batch"
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -37,6 +39,9 @@ type SenderConfig struct {
 	MaxBytes int
 	// MaxCount bounds the queued messages; zero means DefaultMaxCount.
 	MaxCount int
+	// Redact removes secrets from the errors of failed POSTs; nil still
+	// strips URL queries.
+	Redact *redact.Redactor
 	// OnError, if set, is called once, on the sender's goroutine, with the
 	// error of the first POST that fails. The sender stops after it.
 	OnError func(error)
@@ -48,15 +53,28 @@ type SenderConfig struct {
 // in the next one (which is what makes the HTTP transports' throughput
 // tolerable). The goroutine runs only while there is something to POST:
 // an idle connection pays for no stack here.
+//
+// Each POST carries its number in PostHeader. A POST that fails before any
+// answer on a reused keep-alive connection (one a proxy or the server
+// closed while it sat idle: EOF, connection reset) is sent once more,
+// under the same number, on another connection; the server takes each
+// number once. A second failure, or a first one on a fresh connection,
+// ends the Sender as before.
 type Sender struct {
 	cfg    SenderConfig
 	ctx    context.Context
 	cancel context.CancelFunc
+	// postCtx is ctx with a trace that records in reused whether a POST's
+	// connection was reused: one POST is in flight at a time, so one
+	// trace serves them all.
+	postCtx context.Context
+	reused  atomic.Bool
 
 	mu      sync.Mutex
 	body    []byte // the next POST's body
 	count   int    // messages in body
 	hint    int    // capacity of the last body, to size the next one
+	posts   uint64 // the number of the last POST, touched by run only
 	closing bool
 	running bool // the goroutine is POSTing what is queued
 	drained bool // everything was POSTed before Close returned
@@ -87,6 +105,9 @@ func NewSender(ctx context.Context, cfg SenderConfig) *Sender {
 		stop:   make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.postCtx = httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { s.reused.Store(i.Reused) },
+	})
 	return s
 }
 
@@ -193,7 +214,8 @@ func (s *Sender) run() {
 		signal(s.space)
 		// The body is not reused after the POST: net/http may still read a
 		// request body after Do returns (an early response).
-		if err := s.post(body); err != nil {
+		s.posts++
+		if err := s.cfg.Redact.Err(s.post(body, s.posts)); err != nil {
 			if s.ctx.Err() != nil {
 				return // aborted: the error that did it is already set
 			}
@@ -204,21 +226,6 @@ func (s *Sender) run() {
 			return
 		}
 	}
-}
-
-func (s *Sender) post(body []byte) error {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
-	}
-	SetHeader(req, s.cfg.Header)
-	req.Header.Set("Content-Type", batch.ContentType)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: POST: %w", s.cfg.Name, err)
-	}
-	DrainClose(resp.Body)
-	return StatusErr(s.cfg.Name, "POST", resp.StatusCode)
 }
 
 // StatusErr returns nil for a 2xx status and otherwise the error that

@@ -81,8 +81,6 @@ type Config struct {
 	// WrapConn, if set, is called once for each established transport
 	// connection before anything is read from it; the server then uses only
 	// the Conn it returns (which may be c itself) and closes it at the end.
-	// A returned Conn that wants event ids must implement
-	// transport.IDSender.
 	WrapConn func(info *ConnInfo, c transport.Conn) transport.Conn
 	// OnReceive, if set, observes every frame decoded from a connection,
 	// before the server acts on it.

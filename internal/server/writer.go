@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/transport"
 )
 
 // writeLoop is the only sender after hello: it drains the session's kept
@@ -114,12 +113,6 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 		c.srv.cfg.Logger.Error("cannot encode frame", "conn", c.info.ID, "err", err)
 		return err
 	}
-	var id uint64
-	for i := range frames {
-		if frames[i].Type.Sequenced() {
-			id = max(id, frames[i].Seq)
-		}
-	}
 	// The transport keeps no reference to msg, so its buffer is reused,
 	// unless a large batch made it too big to keep around idle.
 	if cap(msg) <= maxKeptBuffer {
@@ -130,9 +123,6 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 	c.dog.Sending()
 	defer c.dog.Sent()
 	ctx := context.Background()
-	if ids, ok := c.tc.(transport.IDSender); ok && id > 0 {
-		return ids.SendID(ctx, msg, id)
-	}
 	return c.tc.Send(ctx, msg)
 }
 

@@ -19,6 +19,8 @@ import (
 
 	"github.com/realtimekit/realtime/internal/batch"
 	"github.com/realtimekit/realtime/internal/httpconn"
+	"github.com/realtimekit/realtime/internal/redact"
+	"github.com/realtimekit/realtime/internal/redirect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -58,10 +60,21 @@ func (Transport) Name() string { return name }
 // Send queues messages for a second goroutine, which POSTs them one batch
 // at a time; a nil error from Send means the message was queued, and a
 // failed POST breaks the connection, which the next Send or Recv reports.
-// Send blocks while the queue is full (1024 messages or 1 MiB). Close
+// A POST that fails with no answer on a reused keep-alive connection is
+// first sent once more (PROTOCOL.md 7.5; the server takes it once).
+// Redirects follow cfg.AllowedRedirectHosts. Send blocks while the queue is full (1024 messages or 1 MiB). Close
 // POSTs what is still queued (giving it 1 s) and then DELETEs the
 // connection (giving it 1 s).
+//
+// No error of the Conn or of Dial carries the base URL's query or
+// userinfo, the connection id or a header value.
 func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config) (transport.Conn, error) {
+	red := redact.New(baseURL, cfg.Header)
+	c, err := dial(ctx, baseURL, cfg, red)
+	return c, red.Err(err)
+}
+
+func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact.Redactor) (transport.Conn, error) {
 	codec := cfg.Codec
 	if codec == "" {
 		codec = "json"
@@ -70,7 +83,8 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	if err != nil {
 		return nil, err
 	}
-	id, err := open(ctx, u, cfg)
+	hc := redirect.Client(cfg)
+	id, err := open(ctx, u, hc, cfg.Header)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("longpoll: dial: %w", ctx.Err())
@@ -81,20 +95,21 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	if err != nil {
 		return nil, err
 	}
-	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: cfg.Client(), Header: cfg.Header, URL: connURL})
-	p := &poller{c: c, client: cfg.Client(), header: cfg.Header.Clone(), url: connURL + "&ack=", limit: cfg.Limit()}
+	c := httpconn.NewConn(ctx, httpconn.Config{Name: name, Client: hc, Header: cfg.Header, URL: connURL,
+		Redact: red.With(id)})
+	p := &poller{c: c, client: hc, header: cfg.Header.Clone(), url: connURL + "&ack=", limit: cfg.Limit()}
 	c.Go(p.run)
 	return c, nil
 }
 
 // open POSTs the handshake and returns the connection id.
-func open(ctx context.Context, u string, cfg transport.Config) (string, error) {
+func open(ctx context.Context, u string, hc *http.Client, header http.Header) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, http.NoBody)
 	if err != nil {
 		return "", fmt.Errorf("longpoll: dial: %w", err)
 	}
-	httpconn.SetHeader(req, cfg.Header)
-	resp, err := cfg.Client().Do(req)
+	httpconn.SetHeader(req, header)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("longpoll: dial: %w", err)
 	}

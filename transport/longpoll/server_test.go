@@ -138,7 +138,10 @@ func (s *server) afterSend(c transport.Conn, p <-chan answer) <-chan answer {
 }
 
 func TestServerEmptyBatchOnTimeout(t *testing.T) {
-	s := serve(t, transport.ServerConfig{PollTimeout: 20 * time.Millisecond})
+	// The connection is ended after 2 × PollTimeout without a request, so
+	// the gap between one poll's answer and the next request must stay under
+	// PollTimeout: a full second, for a loaded machine.
+	s := serve(t, transport.ServerConfig{PollTimeout: time.Second})
 	id, _ := s.open()
 	for i, n := range []string{"1", "2"} {
 		a := s.do("GET", "?id="+id+"&ack="+[]string{"0", "1"}[i], "")

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +28,7 @@ import (
 // connection is closed, by either end, even if Accept has not returned
 // yet, since the client learns of a close only from the end of its
 // stream. The request given to Accept carries a context that ends with
-// the connection. The server connection implements transport.IDSender. Its
+// the connection. Events carry no id (PROTOCOL.md 7.2). The connection's
 // Send refuses a text message containing CR, which no event can carry (a
 // JSON encoder writes none outside strings, where it is escaped). Received
 // messages may be at most cfg.ReadLimit bytes (zero means
@@ -150,16 +149,8 @@ type serverConn struct {
 	closed  atomic.Bool
 }
 
-var _ transport.IDSender = (*serverConn)(nil)
-
 // Send writes msg as one event and flushes it.
 func (c *serverConn) Send(ctx context.Context, msg []byte) error {
-	return c.SendID(ctx, msg, 0)
-}
-
-// SendID writes msg as one event whose id is id, and flushes it. An id of
-// 0 writes no id: sequence numbers start at 1.
-func (c *serverConn) SendID(ctx context.Context, msg []byte, id uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -168,7 +159,7 @@ func (c *serverConn) SendID(ctx context.Context, msg []byte, id uint64) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.buf = appendEvent(c.buf[:0], msg, id, c.binary)
+	c.buf = appendEvent(c.buf[:0], msg, c.binary)
 	err := c.write(ctx, c.buf)
 	if cap(c.buf) > 64<<10 {
 		c.buf = nil // a large message should not pin its buffer
@@ -271,12 +262,7 @@ func (c *serverConn) error() error {
 
 // appendEvent appends msg as one event. Text is split into data lines at
 // LF (the parser joins them back with LF); binary is one line of base64.
-func appendEvent(b, msg []byte, id uint64, binary bool) []byte {
-	if id != 0 {
-		b = append(b, "id: "...)
-		b = strconv.AppendUint(b, id, 10)
-		b = append(b, '\n')
-	}
+func appendEvent(b, msg []byte, binary bool) []byte {
 	if binary {
 		b = append(b, "data: "...)
 		b = base64.StdEncoding.AppendEncode(b, msg)

@@ -69,13 +69,13 @@ func TestServerStream(t *testing.T) {
 	if err := c.Send(ctx, []byte("a\r\nb")); err == nil {
 		t.Error("Send of text with a CR succeeded")
 	}
-	if err := c.(transport.IDSender).SendID(ctx, []byte(`{"t":"msg"}`), 7); err != nil {
+	if err := c.Send(ctx, []byte(`{"t":"msg"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Send(ctx, []byte("a\n b\n")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []sse.Event{{ID: "7", Data: `{"t":"msg"}`}, {ID: "7", Data: "a\n b\n"}} {
+	for _, want := range []sse.Event{{Data: `{"t":"msg"}`}, {Data: "a\n b\n"}} {
 		if ev, err := p.Next(); err != nil || ev != want {
 			t.Fatalf("event %+v, %v; want %+v", ev, err, want)
 		}

@@ -26,6 +26,8 @@ import (
 	"net/url"
 
 	"github.com/realtimekit/realtime/internal/httpconn"
+	"github.com/realtimekit/realtime/internal/redact"
+	"github.com/realtimekit/realtime/internal/redirect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -54,10 +56,21 @@ func (Transport) Name() string { return name }
 // Send queues messages for a goroutine the Conn owns, which POSTs them
 // one batch at a time; a nil error from Send means the message was queued,
 // and a failed POST breaks the connection, which the next Send or Recv
-// reports. Send blocks while the queue is full (1024 messages or 1 MiB).
+// reports. A POST that fails with no answer on a reused keep-alive
+// connection is first sent once more (PROTOCOL.md 7.5; the server takes
+// it once). Redirects follow cfg.AllowedRedirectHosts. Send blocks while the queue is full (1024 messages or 1 MiB).
 // Close POSTs what is still queued (giving it 1 s) and then DELETEs the
 // connection (giving it 1 s).
+//
+// No error of the Conn or of Dial carries the base URL's query or
+// userinfo, the connection id or a header value.
 func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config) (transport.Conn, error) {
+	red := redact.New(baseURL, cfg.Header)
+	c, err := dial(ctx, baseURL, cfg, red)
+	return c, red.Err(err)
+}
+
+func dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact.Redactor) (transport.Conn, error) {
 	codec := cfg.Codec
 	if codec == "" {
 		codec = "json"
@@ -84,7 +97,8 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 	httpconn.SetHeader(req, header)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := cfg.Client().Do(req)
+	hc := redirect.Client(cfg)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fail(fmt.Errorf("sse: dial: %w", err))
 	}
@@ -122,7 +136,8 @@ func (Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config)
 		return fail(err)
 	}
 	c := httpconn.NewConn(ctx, httpconn.Config{
-		Name: name, Client: cfg.Client(), Header: header, URL: connURL, Stop: cancel,
+		Name: name, Client: hc, Header: header, URL: connURL, Stop: cancel,
+		Redact: red.With(ev.Data),
 	})
 	r := &reader{c: c, p: p, limit: limit, binary: cfg.Binary}
 	c.Go(func() {

@@ -19,11 +19,10 @@ package transporttest
 
 import (
 	"context"
-	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +74,13 @@ var modes = []mode{{name: "text", codec: "json"}, {name: "binary", codec: "cbor"
 //     error that is not a HandshakeError.
 //   - HeadersAndQuery: every handshake request carries Config.Header, v=1,
 //     the codec, and extends the base URL's path.
+//   - Secrets: no error of Dial, Send, Recv or Close carries the base URL's
+//     query, a header value or the connection id: a closed port, a refused
+//     handshake, dropped POSTs, polls and DELETEs, a server that vanishes.
+//   - Redirects: a redirect to another origin fails Dial with a
+//     *transport.RedirectError unless Config.AllowedRedirectHosts names
+//     the host, and then no header of Config.Header reaches it; https to
+//     http, a loop and too many redirects fail Dial the same way.
 func Run(t *testing.T, s Subject) {
 	t.Helper()
 	if s.Transport == nil || s.NewHandler == nil {
@@ -94,6 +100,8 @@ func Run(t *testing.T, s Subject) {
 		{"HandshakeRefused", testHandshakeRefused},
 		{"Dial", testDial},
 		{"HeadersAndQuery", testHeadersAndQuery},
+		{"Secrets", testSecrets},
+		{"Redirects", testRedirects},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -117,9 +125,15 @@ type harness struct {
 	accepted chan transport.Conn
 	release  chan struct{} // closed at cleanup: every Accept returns
 	handlers sync.WaitGroup
+	// dropIDs, when set, makes the server drop (without an answer) every
+	// request naming a connection id: the POSTs, polls and DELETEs of the
+	// HTTP transports.
+	dropIDs atomic.Bool
 
 	mu    sync.Mutex
 	conns []transport.Conn // every Conn of either end, closed at cleanup
+	ids   []string         // the connection ids requests named
+	seen  []http.Header    // the headers of every request served
 }
 
 // newHarness starts a server with sc, whose Accept the harness provides.
@@ -145,6 +159,17 @@ func newHarness(t *testing.T, s Subject, m mode, sc transport.ServerConfig) *har
 	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.handlers.Add(1)
 		defer h.handlers.Done()
+		h.mu.Lock()
+		h.seen = append(h.seen, r.Header.Clone())
+		h.mu.Unlock()
+		if id := r.URL.Query().Get("id"); id != "" {
+			h.mu.Lock()
+			h.ids = append(h.ids, id)
+			h.mu.Unlock()
+			if h.dropIDs.Load() {
+				panic(http.ErrAbortHandler) // the client sees its connection drop
+			}
+		}
 		handler.ServeHTTP(w, r)
 	}))
 	h.ln.Listener = h.srv.Listener
@@ -232,62 +257,4 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
 	case <-time.After(waitFor):
 		t.Errorf("%s did not return within %v", what, waitFor)
 	}
-}
-
-// tracker records the network connections of one end, so that end can
-// vanish without a goodbye: as a listener for the server, a dialer for the
-// client. Once killed it refuses new connections.
-type tracker struct {
-	net.Listener // server end only
-	mu           sync.Mutex
-	conns        []net.Conn
-	dead         bool
-}
-
-func (k *tracker) add(c net.Conn) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		_ = c.Close()
-		return false
-	}
-	k.conns = append(k.conns, c)
-	return true
-}
-
-func (k *tracker) Accept() (net.Conn, error) {
-	for {
-		c, err := k.Listener.Accept()
-		if err != nil || k.add(c) {
-			return c, err
-		}
-	}
-}
-
-var errVanished = errors.New("transporttest: this end has vanished")
-
-func (k *tracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if !k.add(c) {
-		return nil, errVanished
-	}
-	return c, nil
-}
-
-// kill closes every connection (and the listener) at once.
-func (k *tracker) kill() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.dead = true
-	if k.Listener != nil {
-		_ = k.Listener.Close()
-	}
-	for _, c := range k.conns {
-		_ = c.Close()
-	}
-	k.conns = nil
 }

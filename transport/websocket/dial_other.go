@@ -3,12 +3,12 @@
 package websocket
 
 import (
-	"errors"
 	"io"
 	"net/http"
 
 	ws "github.com/coder/websocket"
 
+	"github.com/realtimekit/realtime/internal/redirect"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -16,30 +16,20 @@ import (
 // headers and compression, and returns a func that yields the upgraded
 // stream once the dial is done.
 func (t Transport) dialOptions(cfg transport.Config) (*ws.DialOptions, func() io.Closer) {
-	hc := *cfg.Client()
+	// A copy whose CheckRedirect applies the transports' redirect policy
+	// (which also bounds the redirects: coder/websocket's wrapper of a nil
+	// CheckRedirect would follow them for ever).
+	hc := *redirect.Client(cfg)
 	rt := &upgradeRecorder{base: hc.Transport}
 	if rt.base == nil {
 		rt.base = http.DefaultTransport
 	}
 	hc.Transport = rt
-	if hc.CheckRedirect == nil {
-		// coder/websocket wraps CheckRedirect, and its wrapper of a nil one
-		// follows redirects for ever; restore net/http's limit of 10.
-		hc.CheckRedirect = limitRedirects
-	}
 	opts := &ws.DialOptions{HTTPClient: &hc, HTTPHeader: cfg.Header}
 	if t.Compression {
 		opts.CompressionMode = ws.CompressionContextTakeover
 	}
 	return opts, func() io.Closer { return rt.upgraded }
-}
-
-// limitRedirects is net/http's default redirect policy.
-func limitRedirects(_ *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	return nil
 }
 
 // upgradeRecorder keeps hold of the upgraded stream under a handshake.

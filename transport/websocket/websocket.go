@@ -26,6 +26,7 @@ import (
 
 	ws "github.com/coder/websocket"
 
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -55,7 +56,14 @@ func (Transport) Name() string { return "websocket" }
 //
 // A server or proxy that answers with any status but a valid 101 yields a
 // *transport.HandshakeError; a failure to reach the server is a plain error.
+// Neither carries the base URL's query or userinfo, nor a header value.
 func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Config) (transport.Conn, error) {
+	red := redact.New(baseURL, cfg.Header)
+	c, err := t.dial(ctx, baseURL, cfg, red)
+	return c, red.Err(err)
+}
+
+func (t Transport) dial(ctx context.Context, baseURL string, cfg transport.Config, red *redact.Redactor) (transport.Conn, error) {
 	u, err := dialURL(baseURL, cfg.Codec)
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
@@ -69,7 +77,7 @@ func (t Transport) Dial(ctx context.Context, baseURL string, cfg transport.Confi
 		if resp.Body != nil {
 			_ = resp.Body.Close()
 		}
-		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: err, RetryAfter: transport.RetryAfter(resp.Header)}
+		return nil, &transport.HandshakeError{Transport: "websocket", StatusCode: resp.StatusCode, Err: red.Err(err), RetryAfter: transport.RetryAfter(resp.Header)}
 	}
 	return newConn(c, raw(), cfg.Binary, cfg.Limit()), nil
 }
@@ -87,10 +95,10 @@ func dialURL(baseURL, codec string) (string, error) {
 		u.Scheme = "wss"
 	case "ws", "wss":
 	default:
-		return "", fmt.Errorf("unsupported URL scheme %q in %q", u.Scheme, baseURL)
+		return "", fmt.Errorf("unsupported URL scheme %q in %s", u.Scheme, redact.URL(baseURL))
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("no host in URL %q", baseURL)
+		return "", fmt.Errorf("no host in URL %s", redact.URL(baseURL))
 	}
 	// Appending rather than url.JoinPath keeps the base path exactly as the
 	// caller wrote it (JoinPath would clean "." and ".." segments).

@@ -1,0 +1,49 @@
+package realtime_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/transport"
+)
+
+// TestRedirectToAnotherOriginIsRefused: a server that redirects every
+// request to another origin (a mock on another port) never sees the
+// client's headers or token there, and Connect fails with a
+// *transport.RedirectError, on every transport.
+func TestRedirectToAnotherOriginIsRefused(t *testing.T) {
+	srv := newServer(t, nil)
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(target.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	for _, tr := range secretTransports {
+		t.Run(tr.Name(), func(t *testing.T) {
+			c, err := realtime.New(redirecting.URL, &realtime.Options{
+				Transports: []transport.Transport{tr},
+				Header:     http.Header{"X-Api-Key": {"SECRET-header-value"}},
+				Token:      func(context.Context) (string, error) { return "SECRET-bearer-token", nil },
+			})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err = c.Connect(ctx)
+			require.ErrorIs(t, err, transport.ErrRedirect)
+			require.NoError(t, c.Close())
+			require.Zero(t, reached.Load(), "the other origin was reached")
+		})
+	}
+}

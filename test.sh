@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md gives it: the SDK's own module, then
+# the fault-injection suite in chaos/ (a module of its own, so that SDK
+# users never download toxiproxy). Both always run, so a failure in one
+# never hides the other; the exit status is non-zero if either failed.
+#
+# Every run is real: -race, and -count=1 so a warm test cache cannot pass a
+# broken run. Extra arguments go to both `go test` runs (for example
+# `./test.sh -run TestName` or `./test.sh -v`).
+set -u
+cd "$(dirname "$0")"
+
+failed=()
+suite() {
+	local name=$1 dir=$2
+	shift 2
+	local start=$SECONDS
+	echo "== test.sh: $name: go test -race -count=1 $* ./..."
+	if (cd "$dir" && go test -race -count=1 "$@" ./...); then
+		echo "== test.sh: $name passed in $((SECONDS - start)) s"
+	else
+		echo "== test.sh: $name FAILED in $((SECONDS - start)) s"
+		failed+=("$name")
+	fi
+}
+
+suite "the SDK module" . "$@"
+suite "the chaos suite" chaos "$@"
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "== test.sh: FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "== test.sh: both modules passed"
