@@ -41,6 +41,15 @@ type Options struct {
 	// Header is sent with every request. Default none.
 	Header http.Header
 
+	// AllowedRedirectHosts lists hosts, besides the base URL's own origin,
+	// that a transport may follow a redirect to: "host:port" matches that
+	// host and port, a bare "host" any port. Default nil: redirects are
+	// followed within the origin (same scheme, host and port) only.
+	// Whatever it says, a redirect from https to http, a loop, or more than
+	// transport.MaxRedirects fails with transport.ErrRedirect, and Header
+	// and the token are never sent to a host of another name.
+	AllowedRedirectHosts []string
+
 	// Token, if set, is called before every connection attempt (the first
 	// connect, each reconnect, each upgrade probe); its result is sent as
 	// "Authorization: Bearer <token>". An error fails that attempt, which is

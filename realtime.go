@@ -13,6 +13,7 @@ import (
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/internal/protocol"
+	"github.com/realtimekit/realtime/internal/redact"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/reconnect"
 )
@@ -91,7 +92,8 @@ type Client struct {
 func New(baseURL string, opts *Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("realtime: bad URL: %w", err)
+		// url.Parse's error quotes the whole URL, token and all.
+		return nil, fmt.Errorf("realtime: bad URL: %w", redact.New(baseURL, nil).Err(err))
 	}
 	switch u.Scheme {
 	case "http", "https", "ws", "wss":
@@ -103,7 +105,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 	c.eng = engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
-		HTTPClient: o.HTTPClient, Header: o.Header, Token: o.Token, Reconnect: o.Reconnect,
+		HTTPClient: o.HTTPClient, Header: o.Header, AllowedRedirectHosts: o.AllowedRedirectHosts, Token: o.Token, Reconnect: o.Reconnect,
 		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
 		Consume: c.consume, Changes: o.OnStateChange != nil,

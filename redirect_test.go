@@ -38,7 +38,8 @@ func TestRedirectToAnotherOriginIsRefused(t *testing.T) {
 				Token:      func(context.Context) (string, error) { return "SECRET-bearer-token", nil },
 			})
 			require.NoError(t, err)
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// Long enough for one refused attempt on a loaded machine.
+			ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
 			defer cancel()
 			err = c.Connect(ctx)
 			require.ErrorIs(t, err, transport.ErrRedirect)
@@ -46,4 +47,41 @@ func TestRedirectToAnotherOriginIsRefused(t *testing.T) {
 			require.Zero(t, reached.Load(), "the other origin was reached")
 		})
 	}
+}
+
+// TestAllowedRedirectHostIsFollowed: Options.AllowedRedirectHosts reaches
+// every transport; a redirect to a host it names is followed.
+func TestAllowedRedirectHostIsFollowed(t *testing.T) {
+	srv := newServer(t, nil)
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(target.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	for _, tr := range secretTransports {
+		t.Run(tr.Name(), func(t *testing.T) {
+			before := reached.Load()
+			c, err := realtime.New(redirecting.URL, &realtime.Options{
+				Transports:           []transport.Transport{tr},
+				AllowedRedirectHosts: []string{target.Listener.Addr().String()},
+			})
+			require.NoError(t, err)
+			require.NoError(t, c.Connect(testCtx(t, 10*time.Second)))
+			require.NoError(t, c.Close())
+			require.Greater(t, reached.Load(), before, "the allowed host was not reached")
+		})
+	}
+}
+
+// TestBadURLErrorCarriesNoSecret: New's error for a URL it cannot parse
+// does not repeat the URL's query.
+func TestBadURLErrorCarriesNoSecret(t *testing.T) {
+	_, err := realtime.New("http://127.0.0.1:1/%zz?token=SECRET-in-query", nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "SECRET")
 }

@@ -106,11 +106,12 @@ func (e *Engine) dial() (*link, error) {
 // provides them.
 func (e *Engine) config(ctx context.Context) (transport.Config, error) {
 	cfg := transport.Config{
-		HTTPClient: e.cfg.HTTPClient,
-		Header:     e.cfg.Header,
-		Codec:      e.codec.Name(),
-		Binary:     e.codec.Binary(),
-		ReadLimit:  int64(e.cfg.MaxMessageSize),
+		HTTPClient:           e.cfg.HTTPClient,
+		Header:               e.cfg.Header,
+		Codec:                e.codec.Name(),
+		AllowedRedirectHosts: e.cfg.AllowedRedirectHosts,
+		Binary:               e.codec.Binary(),
+		ReadLimit:            int64(e.cfg.MaxMessageSize),
 	}
 	if e.cfg.Token != nil {
 		tok, err := e.cfg.Token(ctx)

@@ -28,22 +28,24 @@ import (
 // Config is what the engine runs on, every default already applied by the
 // façade.
 type Config struct {
-	URL                 string
-	Codec               codec.Codec
-	MaxMessageSize      int
-	Transports          []transport.Transport
-	HandshakeTimeout    time.Duration
-	UpgradeInterval     time.Duration // negative: no probe
-	HTTPClient          *http.Client
-	Header              http.Header
-	Token               func(ctx context.Context) (string, error)
-	Reconnect           reconnect.Policy
-	OutboxCount         int
-	OutboxBytes         int
-	DropOldest          bool
-	HeartbeatGrace      time.Duration // zero: half the heartbeat, at least 1 s
-	ResendOnSessionLoss bool
-	Logger              *slog.Logger
+	URL              string
+	Codec            codec.Codec
+	MaxMessageSize   int
+	Transports       []transport.Transport
+	HandshakeTimeout time.Duration
+	UpgradeInterval  time.Duration // negative: no probe
+	HTTPClient       *http.Client
+	Header           http.Header
+	// AllowedRedirectHosts is transport.Config's, for every dial.
+	AllowedRedirectHosts []string
+	Token                func(ctx context.Context) (string, error)
+	Reconnect            reconnect.Policy
+	OutboxCount          int
+	OutboxBytes          int
+	DropOldest           bool
+	HeartbeatGrace       time.Duration // zero: half the heartbeat, at least 1 s
+	ResendOnSessionLoss  bool
+	Logger               *slog.Logger
 	// Consume runs each queued Item, one at a time, in order, on the
 	// queue's goroutine: the façade's dispatcher.
 	Consume func(Item)
