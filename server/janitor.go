@@ -167,16 +167,14 @@ func (srv *Server) cleanup(s *session) {
 	for _, ch := range s.takeSubs() {
 		srv.cfg.Broker.Unsubscribe(ch, s)
 	}
-	srv.cfg.Logger.Debug("session ended", "session", s.id, "code", s.endCode)
-	if h := srv.cfg.OnSessionEnd; h != nil {
+	srv.cfg.Logger.Debug("session ended", "code", s.endCode)
+	if h := srv.hooks.OnSessionEnd; h != nil {
 		h(s.id, s.endCode)
 	}
 }
 
-// ExpireSessions makes every session impossible to resume, as if its
-// resume window had passed: a session without a connection ends now, one
-// with a connection goes on until that connection ends.
-func (srv *Server) ExpireSessions() {
+// expireSessions implements serverhooks.ExpireSessions.
+func (srv *Server) expireSessions() {
 	srv.mu.Lock()
 	var idle []*session
 	for _, s := range srv.sessions {

@@ -15,8 +15,9 @@ import (
 // session is the state that survives connections: both sequence spaces,
 // the frames kept for the client, and the subscriptions.
 type session struct {
-	srv *Server
-	id  string
+	srv   *Server
+	id    string
+	owner string // the Identity.ID that opened it; only it may resume
 
 	// proc is held while a connection acts on client frames, so that a
 	// connection taking the session over sees every frame the previous
@@ -48,9 +49,10 @@ type nackRef struct{ seq, ref uint64 }
 
 var _ Subscriber = (*session)(nil)
 
-func newSession(srv *Server) *session {
+func newSession(srv *Server, owner string) *session {
 	return &session{
 		srv:     srv,
+		owner:   owner,
 		id:      randomToken(),
 		token:   randomToken(),
 		subs:    make(map[string]struct{}),

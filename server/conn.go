@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/serverhooks"
 	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/transport"
 )
@@ -19,7 +20,8 @@ import (
 // goroutine per conn sends everything after hello.
 type conn struct {
 	srv    *Server
-	info   *ConnInfo
+	info   *serverhooks.Conn
+	client *Client
 	tc     transport.Conn
 	cd     codec.Codec
 	ctx    context.Context
@@ -103,7 +105,8 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv:        srv,
-		info:       &ConnInfo{ID: srv.nextID.Add(1), Transport: name, Codec: cd, Request: r},
+		info:       &serverhooks.Conn{ID: srv.nextID.Add(1), Transport: name, Codec: cd, Request: r},
+		client:     &Client{Identity: handshakeOf(r).identity, Transport: name, Request: r},
 		cd:         cd,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -111,7 +114,7 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 		stopCh:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	if w := srv.cfg.WrapConn; w != nil {
+	if w := srv.hooks.WrapConn; w != nil {
 		tc = w(c.info, tc)
 	}
 	c.tc = tc
@@ -124,7 +127,7 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	defer context.AfterFunc(ctx, func() { _ = tc.Close() })()
 	hb := srv.cfg.Heartbeat
 	c.dog.Start(0, hb+hb/2, func(cause watchdog.Cause) {
-		srv.cfg.Logger.Debug("send not taken in time, closing", "conn", c.info.ID, "waited", cause.For)
+		srv.cfg.Logger.Debug("send not taken in time, closing", "waited", cause.For)
 		cancel()
 	})
 	defer c.dog.Stop()
@@ -150,7 +153,7 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 
 func (c *conn) run() {
 	srv := c.srv
-	log := srv.cfg.Logger.With("conn", c.info.ID, "transport", c.info.Transport)
+	log := srv.cfg.Logger.With("transport", c.info.Transport)
 	c.lastRecv.Store(time.Now().UnixNano())
 	frames, ok := c.recvFirst()
 	if !ok {
@@ -175,9 +178,12 @@ func (c *conn) run() {
 		c.detach()
 		return
 	}
-	log.Debug("connection open", "session", s.id, "resumed", hello.Resumed)
-	if h := srv.cfg.OnConnOpen; h != nil {
+	log.Debug("connection open", "resumed", hello.Resumed)
+	if h := srv.hooks.OnConnOpen; h != nil {
 		h(c.info, s.id)
+	}
+	if h := srv.cfg.OnConnect; h != nil {
+		h(c.client)
 	}
 
 	srv.wg.Add(1)
@@ -191,9 +197,12 @@ func (c *conn) run() {
 	c.detach()
 
 	srv.addOpen(-1)
-	log.Debug("connection closed", "session", s.id)
-	if h := srv.cfg.OnConnClose; h != nil {
+	log.Debug("connection closed")
+	if h := srv.hooks.OnConnClose; h != nil {
 		h(c.info, s.id)
+	}
+	if h := srv.cfg.OnDisconnect; h != nil {
+		h(c.client)
 	}
 }
 
@@ -238,7 +247,7 @@ func (c *conn) decode(msg []byte, dst []codec.Frame) ([]codec.Frame, bool) {
 		c.refuse(4000, "bad frame: empty batch")
 		return nil, false
 	}
-	if h := c.srv.cfg.OnReceive; h != nil {
+	if h := c.srv.hooks.OnReceive; h != nil {
 		for _, f := range frames[len(dst):] {
 			h(c.info, f)
 		}
@@ -274,7 +283,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	s, resumed := c.resume(connect), true
 	if s == nil {
 		resumed = false
-		s = newSession(srv)
+		s = newSession(srv, c.client.Identity.ID)
 		c.sess = s
 		s.conn = c
 		switch srv.addSession(s) {
@@ -284,7 +293,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 			c.refuse(4529, "too many sessions, try later")
 			return codec.Frame{}, false
 		}
-		if h := srv.cfg.OnSessionOpen; h != nil {
+		if h := srv.hooks.OnSessionOpen; h != nil {
 			h(s.id)
 		}
 	}
@@ -304,6 +313,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	ok := s.conn == c && !s.ended
 	s.mu.Unlock()
 	s.proc.Unlock()
+	c.client.Session = s.id
 	return hello, ok
 }
 
@@ -321,7 +331,7 @@ func (c *conn) resume(connect codec.Frame) *session {
 	defer s.mu.Unlock()
 	current := subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) == 1
 	previous := s.prevToken != "" && subtle.ConstantTimeCompare([]byte(s.prevToken), []byte(connect.Token)) == 1
-	if s.ended || !(current || previous) {
+	if s.ended || !(current || previous) || s.owner != c.client.Identity.ID {
 		return nil
 	}
 	// A resume point outside what was kept cannot be honoured: the client
