@@ -5,45 +5,47 @@ import (
 	"sync"
 )
 
-// Broker fans publications out to the sessions subscribed to a channel.
-// The in-process implementation is NewLocalBroker; one backed by a message
-// broker lets several servers share channels.
+// Broker carries publications to the nodes (Servers) that subscribed to a
+// channel. A Server subscribes to a channel once, while at least one of
+// its sessions is subscribed, and fans each delivery out to those
+// sessions itself. The in-process implementation is NewLocalBroker; one
+// backed by a message broker lets several Servers share channels. Every
+// implementation should pass the suite in package server/brokertest.
 //
-// A Broker must deliver the publications of one channel to every
-// subscriber in one order, the order in which Publish was called for that
-// channel (or, across machines, one order that all of them observe).
+// Methods are safe for concurrent use. A call whose ctx has ended returns
+// an error (wrapping ctx's) and, for Subscribe and Publish, has no effect.
 type Broker interface {
-	// Subscribe starts delivering channel to sub. Subscribing twice is the
-	// same as once.
-	Subscribe(ctx context.Context, channel string, sub Subscriber) error
-	// Unsubscribe stops delivering channel to sub. Once it returns, sub
-	// gets no more deliveries for channel.
-	Unsubscribe(channel string, sub Subscriber)
-	// Publish delivers data to every subscriber of channel. The broker may
-	// keep data; the caller does not modify it afterwards.
+	// Publish hands data to the broker for every subscriber of channel. It
+	// returns once the broker has taken it: delivery may come before or
+	// after. Publications on one channel are delivered to every subscriber
+	// in one order, which follows the order of the Publish calls that did
+	// not overlap. The broker may keep data; the caller does not modify it.
 	Publish(ctx context.Context, channel string, data []byte) error
+	// Subscribe starts calling deliver with each publication on channel,
+	// one call at a time per channel, in the channel's order. deliver
+	// returns quickly and does not call the Broker. A Server calls
+	// Subscribe at most once per channel until it unsubscribes.
+	Subscribe(ctx context.Context, channel string, deliver func(channel string, data []byte)) error
+	// Unsubscribe stops the deliveries of channel: once it returns without
+	// error, deliver is not running for channel and is not called again.
+	Unsubscribe(ctx context.Context, channel string) error
+	// Close ends every subscription and releases the broker; once it
+	// returns, no deliver runs or will run. Later calls return ErrClosed.
+	Close(ctx context.Context) error
 }
 
-// Subscriber receives deliveries from a Broker.
-type Subscriber interface {
-	// Deliver hands over one publication. It must not block, must not call
-	// back into the Broker, and must not modify data, which is shared by
-	// every subscriber.
-	Deliver(channel string, data []byte)
-}
-
-// LocalBroker is an in-process Broker. Publications on one channel are
-// delivered under that channel's lock, which gives every subscriber the
-// same order and lets different channels proceed in parallel.
+// LocalBroker is the in-process Broker: it delivers on the publisher's
+// goroutine, under the channel's lock, which gives one order per channel
+// and lets different channels proceed in parallel.
 type LocalBroker struct {
 	mu     sync.RWMutex
+	closed bool
 	topics map[string]*topic
 }
 
 type topic struct {
-	mu   sync.Mutex
-	subs map[Subscriber]struct{}
-	dead bool // removed from the map; publishers holding it skip it
+	mu      sync.Mutex
+	deliver func(string, []byte) // nil once unsubscribed
 }
 
 var _ Broker = (*LocalBroker)(nil)
@@ -53,55 +55,84 @@ func NewLocalBroker() *LocalBroker {
 	return &LocalBroker{topics: make(map[string]*topic)}
 }
 
-// Subscribe implements Broker.
-func (b *LocalBroker) Subscribe(_ context.Context, channel string, sub Subscriber) error {
+// Subscribe implements Broker. A second Subscribe to a channel replaces
+// the first one's deliver.
+func (b *LocalBroker) Subscribe(ctx context.Context, channel string, deliver func(string, []byte)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
 	t := b.topics[channel]
 	if t == nil {
-		t = &topic{subs: make(map[Subscriber]struct{})}
+		t = &topic{}
 		b.topics[channel] = t
 	}
 	t.mu.Lock()
-	t.subs[sub] = struct{}{}
+	t.deliver = deliver
 	t.mu.Unlock()
 	return nil
 }
 
 // Unsubscribe implements Broker.
-func (b *LocalBroker) Unsubscribe(channel string, sub Subscriber) {
+func (b *LocalBroker) Unsubscribe(ctx context.Context, channel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.topics[channel]
-	if t == nil {
-		return
+	if b.closed {
+		return ErrClosed
 	}
-	t.mu.Lock()
-	delete(t.subs, sub)
-	if len(t.subs) == 0 {
-		t.dead = true
+	if t := b.topics[channel]; t != nil {
 		delete(b.topics, channel)
+		t.mu.Lock() // waits for a delivery in progress
+		t.deliver = nil
+		t.mu.Unlock()
 	}
-	t.mu.Unlock()
+	return nil
 }
 
 // Publish implements Broker.
-func (b *LocalBroker) Publish(_ context.Context, channel string, data []byte) error {
+func (b *LocalBroker) Publish(ctx context.Context, channel string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.RLock()
-	t := b.topics[channel]
+	closed, t := b.closed, b.topics[channel]
 	b.mu.RUnlock()
-	if t == nil {
+	switch {
+	case closed:
+		return ErrClosed
+	case t == nil:
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// A dead topic was emptied after we looked it up; whoever subscribed
-	// since did so concurrently with this publish and need not see it.
-	if t.dead {
-		return nil
+	// Unsubscribed after we looked it up: whoever subscribes again does
+	// so concurrently with this publish and need not see it.
+	if t.deliver != nil {
+		t.deliver(channel, data)
 	}
-	for s := range t.subs {
-		s.Deliver(channel, data)
+	return nil
+}
+
+// Close implements Broker.
+func (b *LocalBroker) Close(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.closed = true
+	for ch, t := range b.topics {
+		t.mu.Lock()
+		t.deliver = nil
+		t.mu.Unlock()
+		delete(b.topics, ch)
 	}
 	return nil
 }

@@ -166,7 +166,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		if r := c.authorize(ctx, Subscribe, f.Channel); r != nil {
 			return r
 		}
-		if r := c.refusal(srv.cfg.Broker.Subscribe(ctx, f.Channel, s), 5000); r != nil {
+		if r := c.refusal(srv.hub.subscribe(ctx, f.Channel, s), 5000); r != nil {
 			return r
 		}
 		s.mu.Lock()
@@ -176,7 +176,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		}
 		s.mu.Unlock()
 		if ended { // its clean-up may have run already
-			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+			srv.unsubscribe(s, f.Channel)
 		}
 	case codec.TypeUnsub:
 		s.mu.Lock()
@@ -184,7 +184,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		delete(s.subs, f.Channel)
 		s.mu.Unlock()
 		if had {
-			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+			srv.unsubscribe(s, f.Channel)
 		}
 	}
 	return nil

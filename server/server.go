@@ -30,6 +30,8 @@ type Server struct {
 	handlers []route
 	nextID   atomic.Uint64
 	stats    counters
+	hub      *hub
+	ownsBkr  bool // the Broker is the default one, which Close closes
 
 	// base is the parent of every hook's ctx: independent of connections,
 	// cancelled when Close gives up waiting.
@@ -63,11 +65,13 @@ func New(cfg Config) *Server {
 		cfg:        cfg.withDefaults(),
 		base:       base,
 		cancelBase: cancel,
+		ownsBkr:    cfg.Broker == nil,
 		sessions:   make(map[string]*session),
 		conns:      make(map[*conn]struct{}),
 		kick:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 	}
+	srv.hub = newHub(srv.cfg.Broker)
 	for _, t := range transports {
 		srv.handlers = append(srv.handlers, route{
 			suffix: t.path,
@@ -191,8 +195,8 @@ func (srv *Server) isClosed() bool {
 // Close then forgets every session and waits for every goroutine of the
 // server. When ctx ends first, it closes the connections at once, cancels
 // the ctx of running hooks, still waits, and returns ctx's error. A second
-// Close returns ErrClosed. Close does not close the Broker, which the
-// application owns.
+// Close returns ErrClosed. Close does not close a Broker given in
+// Config, which the application owns.
 func (srv *Server) Close(ctx context.Context) error {
 	srv.mu.Lock()
 	if srv.closed {
@@ -243,6 +247,9 @@ func (srv *Server) Close(ctx context.Context) error {
 	srv.mu.Unlock()
 	for _, s := range ended {
 		srv.cleanup(s)
+	}
+	if srv.ownsBkr {
+		_ = srv.cfg.Broker.Close(ctx)
 	}
 	srv.cancelBase()
 	return err

@@ -8,7 +8,7 @@ import (
 	"github.com/realtimekit/realtime/codec"
 )
 
-// Lock order, outermost first: session.proc, the broker's locks,
+// Lock order, outermost first: session.proc, the hub's locks,
 // session.mu, then the leaves Server.mu and conn.mu. Nothing calls a hook
 // or the broker while holding session.mu.
 
@@ -47,8 +47,6 @@ type session struct {
 
 type nackRef struct{ seq, ref uint64 }
 
-var _ Subscriber = (*session)(nil)
-
 func newSession(srv *Server, owner string) *session {
 	return &session{
 		srv:     srv,
@@ -60,8 +58,9 @@ func newSession(srv *Server, owner string) *session {
 	}
 }
 
-// Deliver implements Subscriber. It runs under the broker's channel lock.
-func (s *session) Deliver(channel string, data []byte) {
+// deliver keeps a publication for the client. It runs under the hub's
+// channel lock, so it never blocks.
+func (s *session) deliver(channel string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {

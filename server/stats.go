@@ -10,6 +10,9 @@ type Stats struct {
 	// Sessions is the number of sessions kept, with or without a
 	// connection.
 	Sessions int
+	// Channels is the number of channels this node is subscribed to at
+	// the Broker.
+	Channels int
 	// Published counts the client publishes handed to the Broker.
 	Published uint64
 	// BackendPublished counts the successful calls of Server.Publish.
@@ -28,6 +31,7 @@ func (srv *Server) Stats() Stats {
 	srv.mu.Lock()
 	st := Stats{Conns: srv.open, Sessions: len(srv.sessions)}
 	srv.mu.Unlock()
+	st.Channels = srv.hub.channels()
 	st.Published = srv.stats.published.Load()
 	st.BackendPublished = srv.stats.backend.Load()
 	st.Refused = srv.stats.refused.Load()
