@@ -63,6 +63,15 @@ type Config struct {
 	// HookTimeout bounds the ctx given to Authorize and OnPublish, and to
 	// the Broker's Publish of a client's publish. Default 10 s.
 	HookTimeout time.Duration
+	// AllowedOrigins lists the web origins, besides the server's own, whose
+	// pages may connect, on every transport: "https://app.example.com", a
+	// pattern of path.Match such as "https://*.example.com", or "*" for
+	// any. A request with an Origin header that is neither the server's
+	// own host nor listed gets 403; one that is listed gets CORS headers
+	// (credentials allowed) and its preflight is answered. Requests
+	// without Origin (not from a browser) are not affected. Default none:
+	// same origin only.
+	AllowedOrigins []string
 	// Broker carries publications between the nodes that serve a channel.
 	// Nil means an in-process broker private to this Server.
 	Broker Broker

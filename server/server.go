@@ -93,11 +93,16 @@ func (srv *Server) serverConfig(name string) transport.ServerConfig {
 // ServeHTTP serves the protocol's endpoints: it routes a request by its
 // path suffix ({base}/ws, {base}/sse, {base}/poll) to the transport that
 // serves it, so the Server can be mounted under any base path, and answers
-// 404 to anything else.
+// 404 to anything else. Requests from browsers are held to
+// Config.AllowedOrigins first.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	for _, rt := range srv.handlers {
 		if strings.HasSuffix(path, rt.suffix) {
+			r, ok := srv.cors(w, r)
+			if !ok {
+				return
+			}
 			// Check fills in the identity; Accept finds it in the
 			// context, which every transport hands on.
 			hs := new(handshake)
