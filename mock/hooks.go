@@ -18,6 +18,7 @@ func (s *Server) config(o Options) server.Config {
 	cfg.Heartbeat = cmp.Or(o.Heartbeat, cfg.Heartbeat)
 	cfg.ResumeWindow = cmp.Or(o.ResumeWindow, cfg.ResumeWindow)
 	cfg.MaxMessage = cmp.Or(o.MaxMessage, cfg.MaxMessage)
+	cfg.PublishRate = cmp.Or(cfg.PublishRate, -1)
 	if o.Logger != nil {
 		cfg.Logger = o.Logger
 	}

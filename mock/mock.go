@@ -27,7 +27,8 @@ import (
 // Options configures a Server. A nil *Options means every default.
 type Options struct {
 	// Server is the configuration of the server under the mock, with the
-	// defaults of package server. Its OnPublish, if set, runs before the
+	// defaults of package server but one: a test publishes as fast as it
+	// likes unless it sets Server.PublishRate. Its OnPublish, if set, runs before the
 	// mock records a publish (and before Nack's function); the mock's
 	// switches apply on top of it.
 	Server server.Config

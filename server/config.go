@@ -20,6 +20,11 @@ const (
 	DefaultMaxSessions   = 100_000
 	DefaultMaxSubs       = 4096
 	DefaultHookTimeout   = 10 * time.Second
+	DefaultMaxPending    = 1024
+	DefaultConnectWait   = 10 * time.Second
+	DefaultMaxPerID      = 100
+	DefaultPublishRate   = 1000
+	DefaultPublishBurst  = 2000
 )
 
 // Window is the most sequenced frames the server has outstanding towards a
@@ -60,6 +65,25 @@ type Config struct {
 	// MaxSubscriptions bounds the channels one session subscribes to; a
 	// subscribe beyond it gets a nack with code 4003. Default 4096.
 	MaxSubscriptions int
+	// MaxPending bounds the connections established but still awaiting
+	// their connect frame. A handshake beyond it gets HTTP 503 with
+	// Retry-After (or, past the handshake, error 4529). Default 1024.
+	MaxPending int
+	// ConnectTimeout bounds the time from a connection's establishment to
+	// its connect frame; a connection that takes longer is closed. It is
+	// at most 1.5 times Heartbeat. Default 10 s.
+	ConnectTimeout time.Duration
+	// MaxConnsPerIdentity bounds the connections of one Identity.ID (not
+	// the empty one, which Authenticate left unnamed). A handshake beyond
+	// it gets HTTP 429 with Retry-After (or, past the handshake, error
+	// 4529). Default 100.
+	MaxConnsPerIdentity int
+	// PublishRate is how many publishes per second a session may make on
+	// average, and PublishBurst how many at once: a token bucket. A publish
+	// beyond it gets a nack with code 4529 (rate limited, temporary).
+	// Defaults 1000 and 2000; a negative PublishRate turns the limit off.
+	PublishRate  float64
+	PublishBurst int
 	// HookTimeout bounds the ctx given to Authorize and OnPublish, and to
 	// the Broker's Publish of a client's publish. Default 10 s.
 	HookTimeout time.Duration
@@ -200,6 +224,22 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.MaxSubscriptions <= 0 {
 		out.MaxSubscriptions = DefaultMaxSubs
+	}
+	if out.MaxPending <= 0 {
+		out.MaxPending = DefaultMaxPending
+	}
+	if out.ConnectTimeout <= 0 {
+		out.ConnectTimeout = DefaultConnectWait
+	}
+	out.ConnectTimeout = min(out.ConnectTimeout, out.Heartbeat+out.Heartbeat/2)
+	if out.MaxConnsPerIdentity <= 0 {
+		out.MaxConnsPerIdentity = DefaultMaxPerID
+	}
+	if out.PublishRate == 0 {
+		out.PublishRate = DefaultPublishRate
+	}
+	if out.PublishBurst <= 0 {
+		out.PublishBurst = DefaultPublishBurst
 	}
 	if out.HookTimeout <= 0 {
 		out.HookTimeout = DefaultHookTimeout

@@ -47,6 +47,7 @@ type conn struct {
 
 	// Used by the reading goroutine only.
 	lastSeq uint64 // highest client sequence number seen on this conn
+	pending bool   // counted as awaiting connect
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
@@ -148,6 +149,12 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 		delete(srv.conns, c)
 		srv.mu.Unlock()
 	}()
+	c.pending = true
+	defer srv.leave(c)
+	if r := srv.enter(c.client.Identity.ID); r != nil {
+		c.refuse(r.Code, r.Reason)
+		return
+	}
 	c.run()
 }
 
@@ -156,6 +163,7 @@ func (c *conn) run() {
 	log := srv.cfg.Logger.With("transport", c.info.Transport)
 	c.lastRecv.Store(time.Now().UnixNano())
 	frames, ok := c.recvFirst()
+	srv.connected(c)
 	if !ok {
 		return
 	}
@@ -206,11 +214,10 @@ func (c *conn) run() {
 	}
 }
 
-// recvFirst reads the message that must start with connect, within the
-// time a live peer has to send anything.
+// recvFirst reads the message that must start with connect, within
+// ConnectTimeout.
 func (c *conn) recvFirst() ([]codec.Frame, bool) {
-	hb := c.srv.cfg.Heartbeat
-	ctx, cancel := context.WithTimeout(c.ctx, hb+hb/2)
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.ConnectTimeout)
 	defer cancel()
 	msg, err := c.tc.Recv(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/realtimekit/realtime/codec"
 )
@@ -138,6 +139,9 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 	case codec.TypePublish:
 		if !srv.fits(f.Channel, f.Data) {
 			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
+		}
+		if !s.rate.take(time.Now(), srv.cfg.PublishRate, srv.cfg.PublishBurst) {
+			return &Refusal{Code: 4529, Reason: "rate limited: publish more slowly"}
 		}
 		if r := c.authorize(ctx, Publish, f.Channel); r != nil {
 			return r

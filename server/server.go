@@ -42,7 +42,9 @@ type Server struct {
 	closed    bool
 	sessions  map[string]*session
 	conns     map[*conn]struct{} // every accepted connection, open or not
-	open      int                // connections carrying a session, see Conns
+	open      int                // connections carrying a session, see Stats
+	pending   int                // connections awaiting connect
+	perID     map[string]int     // connections by Identity.ID
 	expiry    expiryHeap         // sessions without a connection, by expireAt
 	ended     []*session         // forgotten sessions awaiting clean-up
 	janitorOn bool
@@ -67,6 +69,7 @@ func New(cfg Config) *Server {
 		cancelBase: cancel,
 		ownsBkr:    cfg.Broker == nil,
 		sessions:   make(map[string]*session),
+		perID:      make(map[string]int),
 		conns:      make(map[*conn]struct{}),
 		kick:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
@@ -105,7 +108,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			// Check fills in the identity; Accept finds it in the
 			// context, which every transport hands on.
-			hs := new(handshake)
+			hs := &handshake{w: w}
 			rt.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handshakeKey{}, hs)))
 			return
 		}
@@ -115,6 +118,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handshake carries what Check learnt about a handshake request to Accept.
 type handshake struct {
+	w        http.ResponseWriter // for Retry-After on a refusal
 	identity Identity
 }
 
@@ -153,7 +157,7 @@ func (srv *Server) check(name string, r *http.Request) int {
 		}
 		handshakeOf(r).identity = id
 	}
-	return 0
+	return srv.admit(r, handshakeOf(r).identity.ID)
 }
 
 // codec returns the codec for a handshake's codec parameter, limited to

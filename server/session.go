@@ -24,6 +24,8 @@ type session struct {
 	// one processed before it reads lastIn for its hello.
 	proc sync.Mutex
 
+	rate bucket // guarded by proc
+
 	mu         sync.Mutex
 	token      string
 	prevToken  string // the token before token, good until the client shows it holds token

@@ -10,6 +10,8 @@ type Stats struct {
 	// Sessions is the number of sessions kept, with or without a
 	// connection.
 	Sessions int
+	// Pending is the number of connections awaiting their connect frame.
+	Pending int
 	// Channels is the number of channels this node is subscribed to at
 	// the Broker.
 	Channels int
@@ -29,7 +31,7 @@ type counters struct {
 // Stats returns a snapshot of the server's state and counters.
 func (srv *Server) Stats() Stats {
 	srv.mu.Lock()
-	st := Stats{Conns: srv.open, Sessions: len(srv.sessions)}
+	st := Stats{Conns: srv.open, Sessions: len(srv.sessions), Pending: srv.pending}
 	srv.mu.Unlock()
 	st.Channels = srv.hub.channels()
 	st.Published = srv.stats.published.Load()
