@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -104,16 +105,22 @@ type staticToken struct {
 	id    server.Identity
 }
 
-// loadTokenFile reads "token subject [channel-pattern ...]" lines; blank
-// lines and lines starting with # are skipped.
+// loadTokenFile reads a token file; see parseTokens.
 func loadTokenFile(name string) ([]staticToken, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return parseTokens(name, f)
+}
+
+// parseTokens reads "token subject [channel-pattern ...]" lines; blank
+// lines and lines starting with # are skipped. Errors name the line, never
+// its content, which holds a token.
+func parseTokens(name string, r io.Reader) ([]staticToken, error) {
 	var out []staticToken
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -126,6 +133,11 @@ func loadTokenFile(name string) ([]staticToken, error) {
 		g := grant{}
 		if len(fields) > 2 {
 			g.channels = fields[2:]
+			for _, p := range g.channels {
+				if _, err := path.Match(p, ""); err != nil {
+					return nil, fmt.Errorf("%s:%d: bad channel pattern", name, n)
+				}
+			}
 		}
 		out = append(out, staticToken{token: fields[0], id: server.Identity{ID: fields[1], Data: g}})
 	}
