@@ -27,6 +27,19 @@
 // refusal reaches the client as a nack with a code and a reason; the Go
 // client returns it as a *realtime.RefusedError.
 //
+// Secure by default: browsers from other origins are refused on every
+// transport unless listed in Config.AllowedOrigins (which also answers
+// CORS preflights), and everything a stranger can create is bounded:
+// connections awaiting connect (MaxPending, ConnectTimeout), connections
+// per identity, sessions, subscriptions per session, publish rate per
+// session, message size. Header size and header time belong to the
+// http.Server that serves the handler: set its ReadHeaderTimeout and
+// MaxHeaderBytes (cmd/realtime-server uses 10 s and 16 KiB). Tokens and
+// connection ids never appear in the server's logs.
+//
+// Several nodes share channels through a Broker; the default is in
+// process. Package server/brokertest is the suite every Broker passes.
+//
 // New does no I/O and starts no goroutine; Close drains and waits for
 // every goroutine the Server started.
 package server
