@@ -54,6 +54,7 @@ type options struct {
 	insecureNoAuth           bool
 	drain                    time.Duration
 	logLevel                 string
+	headerTimeout            time.Duration
 	cfg                      server.Config
 }
 
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "let anyone connect without a token (development only)")
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "how long SIGTERM waits for clients to be told to leave")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", 10*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&o.cfg.Heartbeat, "heartbeat", server.DefaultHeartbeat, "heartbeat interval announced to clients")
 	fs.DurationVar(&o.cfg.ResumeWindow, "resume-window", server.DefaultResumeWindow, "how long a session without a connection is kept")
 	fs.IntVar(&o.cfg.MaxMessage, "max-message", server.DefaultMaxMessage, "largest message in bytes")
@@ -162,7 +164,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/", srv)
 	hs := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second, // the header and handshake-time bound
+		ReadHeaderTimeout: o.headerTimeout, // the header and handshake-time bound
 		MaxHeaderBytes:    16 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

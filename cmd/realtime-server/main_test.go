@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -205,5 +206,50 @@ func TestBinaryRefusesBadFlags(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
 			t.Errorf("%v: %v, want a failed exit; output %s", args, err, out)
 		}
+	}
+}
+
+// A client that never finishes its headers is cut off after
+// -header-timeout, and one with oversized headers is refused, while the
+// server goes on serving.
+func TestBinaryHeaderBounds(t *testing.T) {
+	p := startBinary(t, "-insecure-no-auth", "-header-timeout", "300ms")
+	nc, err := net.DialTimeout("tcp", p.addr, scaled(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(scaled(10 * time.Second)))
+	buf := make([]byte, 512)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("a connection with unfinished headers was not cut off")
+			}
+			break // closed by the server (after a 408, if any)
+		}
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+"/ws?v=1", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB of headers: %d, want 431", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + p.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz after the bounds: %d", resp.StatusCode)
 	}
 }
