@@ -48,6 +48,7 @@ type conn struct {
 	// Used by the reading goroutine only.
 	lastSeq uint64 // highest client sequence number seen on this conn
 	pending bool   // counted as awaiting connect
+	counted bool   // counted by enter, so leave uncounts it
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
@@ -149,9 +150,8 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 		delete(srv.conns, c)
 		srv.mu.Unlock()
 	}()
-	c.pending = true
 	defer srv.leave(c)
-	if r := srv.enter(c.client.Identity.ID); r != nil {
+	if r := srv.enter(c); r != nil {
 		c.refuse(r.Code, r.Reason)
 		return
 	}

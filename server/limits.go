@@ -31,21 +31,23 @@ func (srv *Server) admit(r *http.Request, id string) int {
 	return status
 }
 
-// enter counts a new connection as pending and under its identity, and
-// returns the refusal when that is beyond a bound.
-func (srv *Server) enter(id string) *Refusal {
+// enter counts a new connection as pending and under its identity, or
+// returns the refusal, without counting it, when that would pass a bound.
+func (srv *Server) enter(c *conn) *Refusal {
+	id := c.client.Identity.ID
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	switch {
+	case srv.pending >= srv.cfg.MaxPending:
+		return &Refusal{Code: 4529, Reason: "too many connections awaiting connect, try later"}
+	case id != "" && srv.perID[id] >= srv.cfg.MaxConnsPerIdentity:
+		return &Refusal{Code: 4529, Reason: "too many connections for this identity"}
+	}
 	srv.pending++
 	if id != "" {
 		srv.perID[id]++
 	}
-	switch {
-	case srv.pending > srv.cfg.MaxPending:
-		return &Refusal{Code: 4529, Reason: "too many connections awaiting connect, try later"}
-	case id != "" && srv.perID[id] > srv.cfg.MaxConnsPerIdentity:
-		return &Refusal{Code: 4529, Reason: "too many connections for this identity"}
-	}
+	c.pending, c.counted = true, true
 	return nil
 }
 
@@ -63,7 +65,7 @@ func (srv *Server) connected(c *conn) {
 func (srv *Server) leave(c *conn) {
 	srv.connected(c)
 	id := c.client.Identity.ID
-	if id == "" {
+	if !c.counted || id == "" {
 		return
 	}
 	srv.mu.Lock()
