@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -16,7 +16,7 @@ import (
 type mconn struct {
 	transport.Conn
 	s    *Server
-	info *server.ConnInfo
+	info *serverhooks.Conn
 	raw  net.Conn // the network connection under it, if known
 
 	// sendMu serialises the core's sends with injected and delayed ones,
@@ -36,7 +36,7 @@ type mconn struct {
 	gone      chan struct{} // closed by forget
 }
 
-func (s *Server) wrap(info *server.ConnInfo, c transport.Conn) transport.Conn {
+func (s *Server) wrap(info *serverhooks.Conn, c transport.Conn) transport.Conn {
 	m := &mconn{Conn: c, s: s, info: info, firstSent: make(chan struct{}), gone: make(chan struct{})}
 	// A stream owns its network connection; a long-polling connection is a
 	// series of requests on pooled ones, which may carry other traffic.

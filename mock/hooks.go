@@ -7,27 +7,47 @@ import (
 	"net/http"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
-	"github.com/realtimekit/realtime/transport"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 )
 
-// config builds the core's configuration: the options, plus the hooks on
-// which the switches and the record are built.
+// config builds the server's configuration from the options, with the
+// record of publishes on OnPublish.
 func (s *Server) config(o Options) server.Config {
-	return server.Config{
-		Heartbeat:     o.Heartbeat,
-		ResumeWindow:  o.ResumeWindow,
-		MaxMessage:    o.MaxMessage,
-		SessionBuffer: cmp.Or(o.SessionBuffer, DefaultSessionBuffer),
-		Logger:        o.Logger,
-		Authorize:     o.Authorize,
+	cfg := o.Server
+	cfg.Heartbeat = cmp.Or(o.Heartbeat, cfg.Heartbeat)
+	cfg.ResumeWindow = cmp.Or(o.ResumeWindow, cfg.ResumeWindow)
+	cfg.MaxMessage = cmp.Or(o.MaxMessage, cfg.MaxMessage)
+	cfg.PublishRate = cmp.Or(cfg.PublishRate, -1)
+	if o.Logger != nil {
+		cfg.Logger = o.Logger
+	}
+	if a := o.Authorize; a != nil {
+		cfg.Authenticate = func(r *http.Request) (server.Identity, error) {
+			return server.Identity{}, a(r)
+		}
+	}
+	user := cfg.OnPublish
+	cfg.OnPublish = func(ctx context.Context, p server.Publication) error {
+		if user != nil {
+			if err := user(ctx, p); err != nil {
+				return err
+			}
+		}
+		return s.onPublish(ctx, p)
+	}
+	return cfg
+}
+
+// hooks are the server's test hooks on which the switches are built.
+func (s *Server) hooks() serverhooks.Hooks {
+	return serverhooks.Hooks{
 		Handshake:     s.handshake,
-		OnPublish:     s.onPublish,
-		WrapConn:      func(info *server.ConnInfo, c transport.Conn) transport.Conn { return s.wrap(info, c) },
+		WrapConn:      s.wrap,
 		OnReceive:     s.onReceive,
 		FilterSend:    s.filterSend,
-		OnConnOpen:    func(*server.ConnInfo, string) { s.broadcast() },
-		OnConnClose:   func(*server.ConnInfo, string) { s.broadcast() },
+		OnConnOpen:    func(*serverhooks.Conn, string) { s.broadcast() },
+		OnConnClose:   func(*serverhooks.Conn, string) { s.broadcast() },
 		OnSessionOpen: func(string) { s.broadcast() },
 		OnSessionEnd:  func(string, uint16) { s.broadcast() },
 	}
@@ -40,7 +60,7 @@ func (s *Server) handshake(name string, _ *http.Request) int {
 }
 
 func (s *Server) onPublish(_ context.Context, p server.Publication) error {
-	m := Message{Session: p.Session, Channel: p.Channel, Data: bytes.Clone(p.Data), Seq: p.Seq}
+	m := Message{Session: p.Client.Session, Channel: p.Channel, Data: bytes.Clone(p.Data), Seq: p.Seq}
 	s.mu.Lock()
 	nack := s.sw.nack
 	s.mu.Unlock()
@@ -61,13 +81,13 @@ func (s *Server) onPublish(_ context.Context, p server.Publication) error {
 	return nil
 }
 
-func (s *Server) lookup(info *server.ConnInfo) *mconn {
+func (s *Server) lookup(info *serverhooks.Conn) *mconn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns[info.ID]
 }
 
-func (s *Server) onReceive(info *server.ConnInfo, f codec.Frame) {
+func (s *Server) onReceive(info *serverhooks.Conn, f codec.Frame) {
 	m := s.lookup(info)
 	if m == nil {
 		return
@@ -82,7 +102,7 @@ func (s *Server) onReceive(info *server.ConnInfo, f codec.Frame) {
 
 // filterSend applies DropAcks, DelayAcks and DropEvery to an outgoing
 // batch.
-func (s *Server) filterSend(info *server.ConnInfo, frames []codec.Frame) []codec.Frame {
+func (s *Server) filterSend(info *serverhooks.Conn, frames []codec.Frame) []codec.Frame {
 	s.mu.Lock()
 	dropAcks, delay := s.sw.dropAcks, s.sw.delayAcks
 	s.mu.Unlock()

@@ -20,40 +20,41 @@ import (
 	"sync"
 	"time"
 
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 )
 
 // Options configures a Server. A nil *Options means every default.
 type Options struct {
-	// Heartbeat is the interval announced to clients. Default 15 s.
-	Heartbeat time.Duration
-	// ResumeWindow is how long a session without a connection can be
-	// resumed. Default 2 minutes.
-	ResumeWindow time.Duration
-	// Authorize, if set, is called with every handshake request; an error
-	// refuses it with HTTP 401. Default nil: everyone is let in.
-	Authorize func(*http.Request) error
-	// Logger receives the server's diagnostics. Default nil: silent.
-	Logger *slog.Logger
-	// MaxMessage is the largest message, in bytes, the server accepts and
-	// sends. Default 1 MiB.
-	MaxMessage int
-	// SessionBuffer bounds the messages kept for one client that has not
-	// acknowledged them; beyond it the session ends with error 4503 (slow
-	// consumer) and the client reports lost continuity. Default
-	// DefaultSessionBuffer, generous so that a test publishing in bursts
-	// does not trip it; set it low to test slow consumers.
-	SessionBuffer int
+	// Server is the configuration of the server under the mock, with the
+	// defaults of package server but one: a test publishes as fast as it
+	// likes unless it sets Server.PublishRate. Its OnPublish, if set, runs before the
+	// mock records a publish (and before Nack's function); the mock's
+	// switches apply on top of it.
+	Server server.Config
 	// MaxReceived bounds the publishes Received keeps; beyond it the
 	// oldest are forgotten, though WaitReceived still counts them.
 	// Default 0: no bound, as a test wants; a long-running server wants
 	// one.
 	MaxReceived int
-}
 
-// DefaultSessionBuffer is Options.SessionBuffer's default: 65,536 frames
-// (the production core keeps 8,192).
-const DefaultSessionBuffer = 1 << 16
+	// Shorthands for fields of Server: each, when not zero, replaces the
+	// field of Server; zero leaves it alone, so the defaults are the
+	// server's.
+
+	// Heartbeat sets Server.Heartbeat.
+	Heartbeat time.Duration
+	// ResumeWindow sets Server.ResumeWindow.
+	ResumeWindow time.Duration
+	// MaxMessage sets Server.MaxMessage.
+	MaxMessage int
+	// Logger sets Server.Logger.
+	Logger *slog.Logger
+	// Authorize, if set, sets Server.Authenticate to a function that
+	// refuses a handshake (HTTP 401) when Authorize returns an error and
+	// otherwise gives the zero Identity.
+	Authorize func(*http.Request) error
+}
 
 // Message is one publish a client made and the server accepted.
 type Message struct {
@@ -114,6 +115,7 @@ func New(opts *Options) *Server {
 	s.sw.init()
 	s.delays = newAckDelayer(s)
 	s.core = server.New(s.config(o))
+	serverhooks.Install(s.core, s.hooks())
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
 }
@@ -216,12 +218,12 @@ func (s *Server) WaitFor(ctx context.Context, cond func() bool) error {
 
 // Sessions returns how many sessions the server keeps, with or without a
 // connection.
-func (s *Server) Sessions() int { return s.core.Sessions() }
+func (s *Server) Sessions() int { return s.core.Stats().Sessions }
 
 // Conns returns how many connections are live. A connection counts from
 // just before its hello is sent, so a client that holds a hello is
 // counted, until it has ended.
-func (s *Server) Conns() int { return s.core.Conns() }
+func (s *Server) Conns() int { return s.core.Stats().Conns }
 
 // WaitConns waits until exactly n connections are live, or returns ctx's
 // error.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/serverhooks"
 )
 
 // switches are the faults in force; guarded by Server.mu. Each is off in
@@ -46,13 +47,13 @@ func (s *Server) DropConnections() {
 // ExpireSessions forgets every session, as if its resume window had
 // passed: the next resume gets a new session (hello with r:false).
 // Connections stay up; their sessions end when they do.
-func (s *Server) ExpireSessions() { s.core.ExpireSessions() }
+func (s *Server) ExpireSessions() { serverhooks.ExpireSessions(s.core) }
 
 // Restart forgets every session and drops every connection, as a
 // restarted server would appear to its clients. The record (Received,
 // Transports) and the switches stay as they are.
 func (s *Server) Restart() {
-	s.core.ExpireSessions()
+	serverhooks.ExpireSessions(s.core)
 	s.DropConnections()
 }
 

@@ -48,7 +48,7 @@ func (c *conn) writeLoop() {
 		if len(frames) > 0 {
 			sent, err := c.send(frames)
 			if err != nil {
-				c.srv.cfg.Logger.Debug("send failed", "conn", c.info.ID, "err", err)
+				c.srv.cfg.Logger.Debug("send failed", "err", err)
 				return
 			}
 			if sent { // a filtered batch leaves the heartbeat due
@@ -62,7 +62,7 @@ func (c *conn) writeLoop() {
 		}
 		idle := time.Since(time.Unix(0, c.lastRecv.Load()))
 		if idle >= grace {
-			c.srv.cfg.Logger.Debug("peer silent, closing", "conn", c.info.ID, "idle", idle)
+			c.srv.cfg.Logger.Debug("peer silent, closing", "idle", idle)
 			return
 		}
 		timer.Reset(min(hb-time.Since(lastSent), grace-idle))
@@ -90,7 +90,7 @@ func (c *conn) sendStopError() {
 // one) and sends it, bounded by the time a live peer needs to take it. It
 // reports whether anything was sent: FilterSend may leave nothing.
 func (c *conn) send(frames []codec.Frame) (bool, error) {
-	if h := c.srv.cfg.FilterSend; h != nil {
+	if h := c.srv.hooks.FilterSend; h != nil {
 		frames = h(c.info, frames)
 		if len(frames) == 0 {
 			return false, nil
@@ -110,7 +110,7 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 		return c.sendEncoded(frames[h:])
 	}
 	if err != nil {
-		c.srv.cfg.Logger.Error("cannot encode frame", "conn", c.info.ID, "err", err)
+		c.srv.cfg.Logger.Error("cannot encode frame", "err", err)
 		return err
 	}
 	// The transport keeps no reference to msg, so its buffer is reused,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/serverhooks"
 	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/transport"
 )
@@ -19,7 +20,8 @@ import (
 // goroutine per conn sends everything after hello.
 type conn struct {
 	srv    *Server
-	info   *ConnInfo
+	info   *serverhooks.Conn
+	client *Client
 	tc     transport.Conn
 	cd     codec.Codec
 	ctx    context.Context
@@ -45,6 +47,8 @@ type conn struct {
 
 	// Used by the reading goroutine only.
 	lastSeq uint64 // highest client sequence number seen on this conn
+	pending bool   // counted as awaiting connect
+	counted bool   // counted by enter, so leave uncounts it
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
@@ -103,7 +107,8 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv:        srv,
-		info:       &ConnInfo{ID: srv.nextID.Add(1), Transport: name, Codec: cd, Request: r},
+		info:       &serverhooks.Conn{ID: srv.nextID.Add(1), Transport: name, Codec: cd, Request: r},
+		client:     &Client{Identity: handshakeOf(r).identity, Transport: name, Request: r},
 		cd:         cd,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -111,7 +116,7 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 		stopCh:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	if w := srv.cfg.WrapConn; w != nil {
+	if w := srv.hooks.WrapConn; w != nil {
 		tc = w(c.info, tc)
 	}
 	c.tc = tc
@@ -124,7 +129,7 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 	defer context.AfterFunc(ctx, func() { _ = tc.Close() })()
 	hb := srv.cfg.Heartbeat
 	c.dog.Start(0, hb+hb/2, func(cause watchdog.Cause) {
-		srv.cfg.Logger.Debug("send not taken in time, closing", "conn", c.info.ID, "waited", cause.For)
+		srv.cfg.Logger.Debug("send not taken in time, closing", "waited", cause.For)
 		cancel()
 	})
 	defer c.dog.Stop()
@@ -145,14 +150,20 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 		delete(srv.conns, c)
 		srv.mu.Unlock()
 	}()
+	defer srv.leave(c)
+	if r := srv.enter(c); r != nil {
+		c.refuse(r.Code, r.Reason)
+		return
+	}
 	c.run()
 }
 
 func (c *conn) run() {
 	srv := c.srv
-	log := srv.cfg.Logger.With("conn", c.info.ID, "transport", c.info.Transport)
+	log := srv.cfg.Logger.With("transport", c.info.Transport)
 	c.lastRecv.Store(time.Now().UnixNano())
 	frames, ok := c.recvFirst()
+	srv.connected(c)
 	if !ok {
 		return
 	}
@@ -175,9 +186,12 @@ func (c *conn) run() {
 		c.detach()
 		return
 	}
-	log.Debug("connection open", "session", s.id, "resumed", hello.Resumed)
-	if h := srv.cfg.OnConnOpen; h != nil {
+	log.Debug("connection open", "resumed", hello.Resumed)
+	if h := srv.hooks.OnConnOpen; h != nil {
 		h(c.info, s.id)
+	}
+	if h := srv.cfg.OnConnect; h != nil {
+		h(c.client)
 	}
 
 	srv.wg.Add(1)
@@ -191,17 +205,19 @@ func (c *conn) run() {
 	c.detach()
 
 	srv.addOpen(-1)
-	log.Debug("connection closed", "session", s.id)
-	if h := srv.cfg.OnConnClose; h != nil {
+	log.Debug("connection closed")
+	if h := srv.hooks.OnConnClose; h != nil {
 		h(c.info, s.id)
+	}
+	if h := srv.cfg.OnDisconnect; h != nil {
+		h(c.client)
 	}
 }
 
-// recvFirst reads the message that must start with connect, within the
-// time a live peer has to send anything.
+// recvFirst reads the message that must start with connect, within
+// ConnectTimeout.
 func (c *conn) recvFirst() ([]codec.Frame, bool) {
-	hb := c.srv.cfg.Heartbeat
-	ctx, cancel := context.WithTimeout(c.ctx, hb+hb/2)
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.ConnectTimeout)
 	defer cancel()
 	msg, err := c.tc.Recv(ctx)
 	if err != nil {
@@ -238,7 +254,7 @@ func (c *conn) decode(msg []byte, dst []codec.Frame) ([]codec.Frame, bool) {
 		c.refuse(4000, "bad frame: empty batch")
 		return nil, false
 	}
-	if h := c.srv.cfg.OnReceive; h != nil {
+	if h := c.srv.hooks.OnReceive; h != nil {
 		for _, f := range frames[len(dst):] {
 			h(c.info, f)
 		}
@@ -274,7 +290,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	s, resumed := c.resume(connect), true
 	if s == nil {
 		resumed = false
-		s = newSession(srv)
+		s = newSession(srv, c.client.Identity.ID)
 		c.sess = s
 		s.conn = c
 		switch srv.addSession(s) {
@@ -284,7 +300,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 			c.refuse(4529, "too many sessions, try later")
 			return codec.Frame{}, false
 		}
-		if h := srv.cfg.OnSessionOpen; h != nil {
+		if h := srv.hooks.OnSessionOpen; h != nil {
 			h(s.id)
 		}
 	}
@@ -304,6 +320,7 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	ok := s.conn == c && !s.ended
 	s.mu.Unlock()
 	s.proc.Unlock()
+	c.client.Session = s.id
 	return hello, ok
 }
 
@@ -321,7 +338,7 @@ func (c *conn) resume(connect codec.Frame) *session {
 	defer s.mu.Unlock()
 	current := subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) == 1
 	previous := s.prevToken != "" && subtle.ConstantTimeCompare([]byte(s.prevToken), []byte(connect.Token)) == 1
-	if s.ended || !(current || previous) {
+	if s.ended || !(current || previous) || s.owner != c.client.Identity.ID {
 		return nil
 	}
 	// A resume point outside what was kept cannot be honoured: the client

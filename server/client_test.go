@@ -9,7 +9,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
@@ -21,9 +22,13 @@ const wait = 10 * time.Second
 
 // start serves a Server configured by cfg on 127.0.0.1 and returns its base
 // URL. Cleanup closes the server and waits for its goroutines.
-func start(t *testing.T, cfg server.Config) (*server.Server, string) {
+// start serves a Server made with cfg and, if given, the test hooks h.
+func start(t *testing.T, cfg server.Config, h ...serverhooks.Hooks) (*server.Server, string) {
 	t.Helper()
 	srv := server.New(cfg)
+	if len(h) > 0 {
+		serverhooks.Install(srv, h[0])
+	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)

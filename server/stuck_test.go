@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 )
 
 // A peer that keeps sending (so it looks alive) but never reads must not
@@ -16,10 +17,8 @@ import (
 func TestSendNotTakenEndsConnection(t *testing.T) {
 	const hb = 200 * time.Millisecond
 	closed, onClose := signal[string]()
-	srv, url := start(t, server.Config{
-		Heartbeat:   hb,
-		OnConnClose: func(_ *server.ConnInfo, session string) { onClose(session) },
-	})
+	srv, url := start(t, server.Config{Heartbeat: hb},
+		serverhooks.Hooks{OnConnClose: func(_ *serverhooks.Conn, session string) { onClose(session) }})
 	c, h := open(t, url)
 	c.send(sub(1, "big"))
 	c.ack(1)

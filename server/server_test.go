@@ -11,7 +11,8 @@ import (
 	ws "github.com/coder/websocket"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
@@ -35,7 +36,7 @@ func TestPublishAcked(t *testing.T) {
 	c.send(pub(1, "chat", "hello"))
 	c.ack(1)
 	p := recvWithin(t, got)
-	if p.Session != h.Session || p.Channel != "chat" || string(p.Data) != "hello" || p.Seq != 1 {
+	if p.Client.Session != h.Session || p.Channel != "chat" || string(p.Data) != "hello" || p.Seq != 1 {
 		t.Fatalf("publication %+v", p)
 	}
 }
@@ -250,12 +251,13 @@ func TestBadInput(t *testing.T) {
 
 func TestHandshakeChecks(t *testing.T) {
 	_, url := start(t, server.Config{
-		Authorize: func(r *http.Request) error {
+		Authenticate: func(r *http.Request) (server.Identity, error) {
 			if r.Header.Get("Authorization") != "Bearer ok" {
-				return errors.New("no")
+				return server.Identity{}, errors.New("no")
 			}
-			return nil
+			return server.Identity{ID: "ok"}, nil
 		},
+	}, serverhooks.Hooks{
 		Handshake: func(name string, r *http.Request) int {
 			if r.URL.Query().Get("proxy") == "block" {
 				return http.StatusForbidden

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/internal/serverhooks"
+	"github.com/realtimekit/realtime/server"
 )
 
 // publishN publishes n messages "0", "1", ... on channel from the server.
@@ -58,12 +59,12 @@ func TestResumeReplaysUnacked(t *testing.T) {
 
 func TestReplayIsOneBatch(t *testing.T) {
 	cfg, closed := connClosed()
-	srv, url := start(t, cfg)
+	srv, url := start(t, server.Config{}, cfg)
 	c, h := open(t, url)
 	c.send(sub(1, "c"))
 	c.ack(1)
 	_ = c.conn.Close()
-	waitFor(t, func() bool { return srv.Conns() == 0 }, closed)
+	waitFor(t, func() bool { return srv.Stats().Conns == 0 }, closed)
 
 	publishN(t, srv, "c", 50) // kept while the session has no connection
 	c2 := dial(t, url, "json")
@@ -91,23 +92,21 @@ func waitFor[T any](t *testing.T, cond func() bool, changed <-chan T) {
 }
 
 // connClosed returns a Config whose OnConnClose signals the channel.
-func connClosed() (server.Config, <-chan string) {
+func connClosed() (serverhooks.Hooks, <-chan string) {
 	ch, record := signal[string]()
-	return server.Config{OnConnClose: func(_ *server.ConnInfo, id string) { record(id) }}, ch
+	return serverhooks.Hooks{OnConnClose: func(_ *serverhooks.Conn, id string) { record(id) }}, ch
 }
 
 func TestExpiredSessionNotResumed(t *testing.T) {
 	ended, record := signal[string]()
-	srv, url := start(t, server.Config{
-		ResumeWindow: 50 * time.Millisecond,
-		OnSessionEnd: func(id string, _ uint16) { record(id) },
-	})
+	srv, url := start(t, server.Config{ResumeWindow: 50 * time.Millisecond},
+		serverhooks.Hooks{OnSessionEnd: func(id string, _ uint16) { record(id) }})
 	c, h := open(t, url)
 	_ = c.conn.Close()
 	if id := recvWithin(t, ended); id != h.Session {
 		t.Fatalf("ended %s, want %s", id, h.Session)
 	}
-	if n := srv.Sessions(); n != 0 {
+	if n := srv.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions after expiry", n)
 	}
 	c2 := dial(t, url, "json")
@@ -118,13 +117,13 @@ func TestExpiredSessionNotResumed(t *testing.T) {
 
 func TestExpireSessionsKeepsLiveConnections(t *testing.T) {
 	cfg, closed := connClosed()
-	srv, url := start(t, cfg)
+	srv, url := start(t, server.Config{}, cfg)
 	c, h := open(t, url)
 	idle, hi := open(t, url)
 	_ = idle.conn.Close()
-	waitFor(t, func() bool { return srv.Conns() == 1 }, closed)
-	srv.ExpireSessions()
-	if n := srv.Sessions(); n != 1 {
+	waitFor(t, func() bool { return srv.Stats().Conns == 1 }, closed)
+	serverhooks.ExpireSessions(srv)
+	if n := srv.Stats().Sessions; n != 1 {
 		t.Fatalf("%d sessions, want the one with a connection", n)
 	}
 	c.send(pub(1, "c", "still works"))
@@ -139,12 +138,12 @@ func TestExpireSessionsKeepsLiveConnections(t *testing.T) {
 
 func TestCloseFrameForgetsSession(t *testing.T) {
 	ended, record := signal[string]()
-	srv, url := start(t, server.Config{OnSessionEnd: func(id string, _ uint16) { record(id) }})
+	srv, url := start(t, server.Config{}, serverhooks.Hooks{OnSessionEnd: func(id string, _ uint16) { record(id) }})
 	c, h := open(t, url)
 	c.send(codec.Frame{Type: codec.TypeClose, Code: 1000})
 	c.expectEnd()
 	recvWithin(t, ended)
-	if n := srv.Sessions(); n != 0 {
+	if n := srv.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions after close", n)
 	}
 	c2 := dial(t, url, "json")
@@ -155,7 +154,7 @@ func TestCloseFrameForgetsSession(t *testing.T) {
 
 func TestTakeover(t *testing.T) {
 	cfg, closed := connClosed()
-	srv, url := start(t, cfg)
+	srv, url := start(t, server.Config{}, cfg)
 	c, h := open(t, url)
 	c2 := dial(t, url, "json")
 	if h2 := c2.connect(h.Session, h.Token, 0); !h2.Resumed {
@@ -163,8 +162,8 @@ func TestTakeover(t *testing.T) {
 	}
 	c.expectEnd()
 	c2.ack(0)
-	waitFor(t, func() bool { return srv.Conns() == 1 }, closed)
-	if n := srv.Sessions(); n != 1 {
+	waitFor(t, func() bool { return srv.Stats().Conns == 1 }, closed)
+	if n := srv.Stats().Sessions; n != 1 {
 		t.Fatalf("%d sessions", n)
 	}
 }
@@ -194,10 +193,8 @@ func TestWindowWithoutAcks(t *testing.T) {
 
 func TestSlowConsumerEnded(t *testing.T) {
 	ended, record := signal[uint16]()
-	srv, url := start(t, server.Config{
-		SessionBuffer: 16,
-		OnSessionEnd:  func(_ string, code uint16) { record(code) },
-	})
+	srv, url := start(t, server.Config{SessionBuffer: 16},
+		serverhooks.Hooks{OnSessionEnd: func(_ string, code uint16) { record(code) }})
 	c, _ := open(t, url)
 	c.send(sub(1, "c"))
 	c.ack(1)
@@ -215,7 +212,7 @@ func TestSlowConsumerEnded(t *testing.T) {
 	if code := recvWithin(t, ended); code != 4503 {
 		t.Fatalf("session ended with %d", code)
 	}
-	if n := srv.Sessions(); n != 0 {
+	if n := srv.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions", n)
 	}
 }

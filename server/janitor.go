@@ -2,6 +2,7 @@ package server
 
 import (
 	"container/heap"
+	"context"
 	"errors"
 	"time"
 )
@@ -162,21 +163,28 @@ func (s *session) expire() {
 	}
 }
 
+// unsubscribe removes s from channel, bounded by HookTimeout.
+func (srv *Server) unsubscribe(s *session, channel string) {
+	ctx, cancel := context.WithTimeout(srv.base, srv.cfg.HookTimeout)
+	defer cancel()
+	if err := srv.hub.unsubscribe(ctx, channel, s); err != nil {
+		srv.cfg.Logger.Warn("broker unsubscribe failed", "err", err)
+	}
+}
+
 // cleanup unsubscribes a forgotten session and reports its end.
 func (srv *Server) cleanup(s *session) {
 	for _, ch := range s.takeSubs() {
-		srv.cfg.Broker.Unsubscribe(ch, s)
+		srv.unsubscribe(s, ch)
 	}
-	srv.cfg.Logger.Debug("session ended", "session", s.id, "code", s.endCode)
-	if h := srv.cfg.OnSessionEnd; h != nil {
+	srv.cfg.Logger.Debug("session ended", "code", s.endCode)
+	if h := srv.hooks.OnSessionEnd; h != nil {
 		h(s.id, s.endCode)
 	}
 }
 
-// ExpireSessions makes every session impossible to resume, as if its
-// resume window had passed: a session without a connection ends now, one
-// with a connection goes on until that connection ends.
-func (srv *Server) ExpireSessions() {
+// expireSessions implements serverhooks.ExpireSessions.
+func (srv *Server) expireSessions() {
 	srv.mu.Lock()
 	var idle []*session
 	for _, s := range srv.sessions {

@@ -1,10 +1,3 @@
-// Package server is the server side of the realtime protocol
-// (docs/PROTOCOL.md): sessions that resume, sequence numbers and
-// acknowledgements both ways, heartbeats, and publish/subscribe fan-out
-// through a Broker, over every transport of package transport.
-//
-// It holds no test switches: the mock package builds its faults on the
-// hooks of Config, and a production server can build on the same core.
 package server
 
 import (
@@ -18,6 +11,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/serverhooks"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -32,14 +26,25 @@ var (
 // ServeHTTP, and end it with Close.
 type Server struct {
 	cfg      Config
+	hooks    serverhooks.Hooks // set by serverhooks.Install, for package mock
 	handlers []route
 	nextID   atomic.Uint64
+	stats    counters
+	hub      *hub
+	ownsBkr  bool // the Broker is the default one, which Close closes
+
+	// base is the parent of every hook's ctx: independent of connections,
+	// cancelled when Close gives up waiting.
+	base       context.Context
+	cancelBase context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool
 	sessions  map[string]*session
 	conns     map[*conn]struct{} // every accepted connection, open or not
-	open      int                // connections carrying a session, see Conns
+	open      int                // connections carrying a session, see Stats
+	pending   int                // connections awaiting connect
+	perID     map[string]int     // connections by Identity.ID
 	expiry    expiryHeap         // sessions without a connection, by expireAt
 	ended     []*session         // forgotten sessions awaiting clean-up
 	janitorOn bool
@@ -57,13 +62,19 @@ type route struct {
 // New returns a Server configured by cfg (copied, with defaults applied).
 // It starts nothing: goroutines begin with the first connection.
 func New(cfg Config) *Server {
+	base, cancel := context.WithCancel(context.Background())
 	srv := &Server{
-		cfg:      cfg.withDefaults(),
-		sessions: make(map[string]*session),
-		conns:    make(map[*conn]struct{}),
-		kick:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		cfg:        cfg.withDefaults(),
+		base:       base,
+		cancelBase: cancel,
+		ownsBkr:    cfg.Broker == nil,
+		sessions:   make(map[string]*session),
+		perID:      make(map[string]int),
+		conns:      make(map[*conn]struct{}),
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
+	srv.hub = newHub(srv.cfg.Broker)
 	for _, t := range transports {
 		srv.handlers = append(srv.handlers, route{
 			suffix: t.path,
@@ -82,18 +93,43 @@ func (srv *Server) serverConfig(name string) transport.ServerConfig {
 	}
 }
 
-// ServeHTTP routes a request by its path suffix (/ws, /sse, /poll) to the
-// transport that serves it, so the Server can be mounted under any base
-// path.
+// ServeHTTP serves the protocol's endpoints: it routes a request by its
+// path suffix ({base}/ws, {base}/sse, {base}/poll) to the transport that
+// serves it, so the Server can be mounted under any base path, and answers
+// 404 to anything else. Requests from browsers are held to
+// Config.AllowedOrigins first.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	for _, rt := range srv.handlers {
 		if strings.HasSuffix(path, rt.suffix) {
-			rt.h.ServeHTTP(w, r)
+			r, ok := srv.cors(w, r)
+			if !ok {
+				return
+			}
+			// Check fills in the identity; Accept finds it in the
+			// context, which every transport hands on.
+			hs := &handshake{w: w}
+			rt.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), handshakeKey{}, hs)))
 			return
 		}
 	}
 	http.NotFound(w, r)
+}
+
+// handshake carries what Check learnt about a handshake request to Accept.
+type handshake struct {
+	w        http.ResponseWriter // for Retry-After on a refusal
+	identity Identity
+}
+
+type handshakeKey struct{}
+
+func handshakeOf(r *http.Request) *handshake {
+	hs, _ := r.Context().Value(handshakeKey{}).(*handshake)
+	if hs == nil {
+		hs = new(handshake)
+	}
+	return hs
 }
 
 // check validates a handshake request; see transport.ServerConfig.Check.
@@ -101,7 +137,7 @@ func (srv *Server) check(name string, r *http.Request) int {
 	if srv.isClosed() {
 		return http.StatusServiceUnavailable
 	}
-	if h := srv.cfg.Handshake; h != nil {
+	if h := srv.hooks.Handshake; h != nil {
 		if status := h(name, r); status != 0 {
 			return status
 		}
@@ -113,10 +149,15 @@ func (srv *Server) check(name string, r *http.Request) int {
 	if srv.codec(q.Get("codec")) == nil {
 		return http.StatusBadRequest
 	}
-	if a := srv.cfg.Authorize; a != nil && a(r) != nil {
-		return http.StatusUnauthorized
+	if a := srv.cfg.Authenticate; a != nil {
+		id, err := a(r)
+		if err != nil {
+			srv.cfg.Logger.Debug("handshake not authenticated", "transport", name)
+			return http.StatusUnauthorized
+		}
+		handshakeOf(r).identity = id
 	}
-	return 0
+	return srv.admit(r, handshakeOf(r).identity.ID)
 }
 
 // codec returns the codec for a handshake's codec parameter, limited to
@@ -128,8 +169,11 @@ func (srv *Server) codec(name string) codec.Codec {
 	return newCodec(name, srv.cfg.MaxMessage)
 }
 
-// Publish delivers data on channel to every subscribed session, as a
-// client's publish would, without OnPublish. data is copied.
+// Publish delivers data on channel to every session subscribed to it,
+// through the Broker, as a client's publish would but without Authorize or
+// OnPublish: it is for the application's backend. data is copied. It
+// returns ErrInvalidChannel, ErrTooLarge (data would not fit in a message
+// to a client), ErrClosed, or the Broker's error.
 func (srv *Server) Publish(ctx context.Context, channel string, data []byte) error {
 	if srv.isClosed() {
 		return ErrClosed
@@ -140,23 +184,11 @@ func (srv *Server) Publish(ctx context.Context, channel string, data []byte) err
 	if !srv.fits(channel, data) {
 		return ErrTooLarge
 	}
-	return srv.cfg.Broker.Publish(ctx, channel, bytes.Clone(data))
-}
-
-// Sessions returns how many sessions the server keeps, with or without a
-// connection.
-func (srv *Server) Sessions() int {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return len(srv.sessions)
-}
-
-// Conns returns how many connections carry a session: counted from just
-// before hello is sent until the connection has ended.
-func (srv *Server) Conns() int {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.open
+	if err := srv.cfg.Broker.Publish(ctx, channel, bytes.Clone(data)); err != nil {
+		return err
+	}
+	srv.stats.backend.Add(1)
+	return nil
 }
 
 func (srv *Server) isClosed() bool {
@@ -165,10 +197,15 @@ func (srv *Server) isClosed() bool {
 	return srv.closed
 }
 
-// Close ends every connection (each gets error 1001 first), forgets every
-// session, and waits for every goroutine of the server. When ctx ends
-// first, it closes the connections at once, still waits, and returns
-// ctx's error. A second Close returns ErrClosed.
+// Close drains the server: new handshakes get 503, and every connection
+// gets error 1001 ("going away", transient) with the reason "server
+// shutting down", on which the Go client reports the reason and connects
+// again after its backoff, to another node or to this one restarted.
+// Close then forgets every session and waits for every goroutine of the
+// server. When ctx ends first, it closes the connections at once, cancels
+// the ctx of running hooks, still waits, and returns ctx's error. A second
+// Close returns ErrClosed. Close does not close a Broker given in
+// Config, which the application owns.
 func (srv *Server) Close(ctx context.Context) error {
 	srv.mu.Lock()
 	if srv.closed {
@@ -196,6 +233,7 @@ func (srv *Server) Close(ctx context.Context) error {
 	case <-waited:
 	case <-ctx.Done():
 		err = ctx.Err()
+		srv.cancelBase()
 		for _, c := range conns {
 			c.abort()
 		}
@@ -219,5 +257,9 @@ func (srv *Server) Close(ctx context.Context) error {
 	for _, s := range ended {
 		srv.cleanup(s)
 	}
+	if srv.ownsBkr {
+		_ = srv.cfg.Broker.Close(ctx)
+	}
+	srv.cancelBase()
 	return err
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/realtimekit/realtime/codec"
-	"github.com/realtimekit/realtime/internal/server"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/longpoll"
 	"github.com/realtimekit/realtime/transport/sse"

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/realtimekit/realtime/codec"
 )
@@ -103,10 +104,10 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 		c.refuse(4500, "protocol violation: window exceeded")
 		return false
 	}
-	refusal, ok := c.act(f)
-	if !ok {
-		return false // not processed: the client resends it after a resume
-	}
+	// The frame is acted on with a ctx of its own: a connection lost
+	// meanwhile must not make a done publish look undone, or the client
+	// would resend it and it would be delivered twice.
+	refusal := c.do(f)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended { // while the frame was acted on: nothing is owed any more
@@ -114,6 +115,7 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 	}
 	s.lastIn = f.Seq
 	if refusal != nil {
+		c.srv.stats.refused.Add(1)
 		s.appendLocked(codec.Frame{
 			Type:   codec.TypeNack,
 			Ref:    f.Seq,
@@ -125,36 +127,35 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 	return true
 }
 
-// act carries out a pub, sub or unsub and returns the refusal, if any. It
-// reports false when the connection ended before the frame was processed.
-func (c *conn) act(f *codec.Frame) (*Refusal, bool) {
-	r := c.do(f)
-	if r == errEnded {
-		return nil, false
-	}
-	return r, true
-}
-
-// errEnded stands for an error caused by the end of the connection.
-var errEnded = &Refusal{Code: 5000, Reason: "connection ended"}
-
+// do carries out a pub, sub or unsub and returns the refusal, if any.
 func (c *conn) do(f *codec.Frame) *Refusal {
 	srv, s := c.srv, c.sess
 	if !ValidChannel(f.Channel) {
 		return &Refusal{Code: 4010, Reason: "invalid channel name"}
 	}
+	ctx, cancel := context.WithTimeout(srv.base, srv.cfg.HookTimeout)
+	defer cancel()
 	switch f.Type {
 	case codec.TypePublish:
 		if !srv.fits(f.Channel, f.Data) {
 			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
 		}
+		if !s.rate.take(time.Now(), srv.cfg.PublishRate, srv.cfg.PublishBurst) {
+			return &Refusal{Code: 4529, Reason: "rate limited: publish more slowly"}
+		}
+		if r := c.authorize(ctx, Publish, f.Channel); r != nil {
+			return r
+		}
 		if h := srv.cfg.OnPublish; h != nil {
-			p := Publication{Session: s.id, Channel: f.Channel, Data: f.Data, Seq: f.Seq, Conn: c.info}
-			if r := c.refusal(h(c.ctx, p)); r != nil {
+			p := Publication{Client: c.client, Channel: f.Channel, Data: f.Data, Seq: f.Seq}
+			if r := c.refusal(h(ctx, p), 5000); r != nil {
 				return r
 			}
 		}
-		return c.refusal(srv.cfg.Broker.Publish(c.ctx, f.Channel, f.Data))
+		if r := c.refusal(srv.cfg.Broker.Publish(ctx, f.Channel, f.Data), 5000); r != nil {
+			return r
+		}
+		srv.stats.published.Add(1)
 	case codec.TypeSubscribe:
 		s.mu.Lock()
 		_, dup := s.subs[f.Channel]
@@ -166,13 +167,10 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		case full:
 			return &Refusal{Code: 4003, Reason: "too many subscriptions"}
 		}
-		if h := srv.cfg.OnSubscribe; h != nil {
-			sub := Subscription{Session: s.id, Channel: f.Channel, Seq: f.Seq, Conn: c.info}
-			if r := c.refusal(h(c.ctx, sub)); r != nil {
-				return r
-			}
+		if r := c.authorize(ctx, Subscribe, f.Channel); r != nil {
+			return r
 		}
-		if r := c.refusal(srv.cfg.Broker.Subscribe(c.ctx, f.Channel, s)); r != nil {
+		if r := c.refusal(srv.hub.subscribe(ctx, f.Channel, s), 5000); r != nil {
 			return r
 		}
 		s.mu.Lock()
@@ -182,7 +180,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		}
 		s.mu.Unlock()
 		if ended { // its clean-up may have run already
-			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+			srv.unsubscribe(s, f.Channel)
 		}
 	case codec.TypeUnsub:
 		s.mu.Lock()
@@ -190,14 +188,24 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		delete(s.subs, f.Channel)
 		s.mu.Unlock()
 		if had {
-			srv.cfg.Broker.Unsubscribe(f.Channel, s)
+			srv.unsubscribe(s, f.Channel)
 		}
 	}
 	return nil
 }
 
-// refusal maps a hook's or the broker's error to a nack.
-func (c *conn) refusal(err error) *Refusal {
+// authorize asks Authorize, if set, whether the client may act on channel.
+func (c *conn) authorize(ctx context.Context, a Action, channel string) *Refusal {
+	h := c.srv.cfg.Authorize
+	if h == nil {
+		return nil
+	}
+	return c.refusal(h(ctx, Access{Client: c.client, Action: a, Channel: channel}), 4003)
+}
+
+// refusal maps a hook's or the broker's error to a nack: a *Refusal with
+// a code gives its own, any other error code.
+func (c *conn) refusal(err error, code uint16) *Refusal {
 	if err == nil {
 		return nil
 	}
@@ -205,9 +213,9 @@ func (c *conn) refusal(err error) *Refusal {
 	if errors.As(err, &r) && r.Code != 0 {
 		return r
 	}
-	if c.ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return errEnded
+	if code == 4003 {
+		return &Refusal{Code: code, Reason: "forbidden"}
 	}
-	c.srv.cfg.Logger.Warn("client frame failed", "conn", c.info.ID, "err", err)
-	return &Refusal{Code: 5000, Reason: "internal server error"}
+	c.srv.cfg.Logger.Warn("client frame failed", "err", err)
+	return &Refusal{Code: code, Reason: "internal server error"}
 }

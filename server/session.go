@@ -8,20 +8,23 @@ import (
 	"github.com/realtimekit/realtime/codec"
 )
 
-// Lock order, outermost first: session.proc, the broker's locks,
+// Lock order, outermost first: session.proc, the hub's locks,
 // session.mu, then the leaves Server.mu and conn.mu. Nothing calls a hook
 // or the broker while holding session.mu.
 
 // session is the state that survives connections: both sequence spaces,
 // the frames kept for the client, and the subscriptions.
 type session struct {
-	srv *Server
-	id  string
+	srv   *Server
+	id    string
+	owner string // the Identity.ID that opened it; only it may resume
 
 	// proc is held while a connection acts on client frames, so that a
 	// connection taking the session over sees every frame the previous
 	// one processed before it reads lastIn for its hello.
 	proc sync.Mutex
+
+	rate bucket // guarded by proc
 
 	mu         sync.Mutex
 	token      string
@@ -46,11 +49,10 @@ type session struct {
 
 type nackRef struct{ seq, ref uint64 }
 
-var _ Subscriber = (*session)(nil)
-
-func newSession(srv *Server) *session {
+func newSession(srv *Server, owner string) *session {
 	return &session{
 		srv:     srv,
+		owner:   owner,
 		id:      randomToken(),
 		token:   randomToken(),
 		subs:    make(map[string]struct{}),
@@ -58,8 +60,9 @@ func newSession(srv *Server) *session {
 	}
 }
 
-// Deliver implements Subscriber. It runs under the broker's channel lock.
-func (s *session) Deliver(channel string, data []byte) {
+// deliver keeps a publication for the client. It runs under the hub's
+// channel lock, so it never blocks.
+func (s *session) deliver(channel string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
