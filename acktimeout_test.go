@@ -9,6 +9,7 @@ import (
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -20,7 +21,7 @@ func TestLinkWithoutAcksIsDead(t *testing.T) {
 		t.Run(tr.Name(), func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t, 15*time.Second)
-			srv := newServer(t, &mock.Options{Heartbeat: 200 * time.Millisecond})
+			srv := newServer(t, &mock.Options{Server: server.Config{Heartbeat: 200 * time.Millisecond}})
 			rec := newRecorder()
 			c := connect(t, ctx, srv, &realtime.Options{
 				Transports:      []transport.Transport{tr},

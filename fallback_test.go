@@ -16,6 +16,7 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
@@ -141,12 +142,12 @@ func TestServerErrorsAndRedirectLoops(t *testing.T) {
 func TestTokenProviderOnEveryConnect(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 	var issued atomic.Int32
-	srv := newServer(t, &mock.Options{Authorize: func(r *http.Request) error {
+	srv := newServer(t, &mock.Options{Server: server.Config{Authenticate: func(r *http.Request) (server.Identity, error) {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer tok-") {
-			return errors.New("no token")
+			return server.Identity{}, errors.New("no token")
 		}
-		return nil
-	}})
+		return server.Identity{}, nil
+	}}})
 	rec := newRecorder()
 	c := connect(t, ctx, srv, &realtime.Options{Token: func(context.Context) (string, error) {
 		return fmt.Sprintf("tok-%d", issued.Add(1)), nil

@@ -18,6 +18,7 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
@@ -68,7 +69,7 @@ func (c *frozenConn) Recv(ctx context.Context) ([]byte, error) {
 // after interval + grace, and reconnects.
 func TestSilentLinkIsDeclaredDeadAfterHeartbeatAndGrace(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
-	srv := newServer(t, &mock.Options{Heartbeat: 100 * time.Millisecond})
+	srv := newServer(t, &mock.Options{Server: server.Config{Heartbeat: 100 * time.Millisecond}})
 	fr := &freezer{}
 	rec := newRecorder()
 	c := connect(t, ctx, srv, &realtime.Options{
@@ -97,7 +98,7 @@ func TestDeadPathIsLeftPromptlyOnEveryTransport(t *testing.T) {
 	for _, tr := range realtime.DefaultTransports() {
 		t.Run(tr.Name(), func(t *testing.T) {
 			ctx := testCtx(t, 10*time.Second)
-			srv := newServer(t, &mock.Options{Heartbeat: 100 * time.Millisecond})
+			srv := newServer(t, &mock.Options{Server: server.Config{Heartbeat: 100 * time.Millisecond}})
 			p, url := newStallProxy(t, srv.URL())
 			rec := newRecorder()
 			c, err := realtime.New(url, &realtime.Options{
@@ -147,13 +148,13 @@ func TestAuthFailureDuringReconnectFailsOnce(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 	var revoked atomic.Bool
 	var refusals atomic.Int32
-	srv := newServer(t, &mock.Options{Authorize: func(*http.Request) error {
+	srv := newServer(t, &mock.Options{Server: server.Config{Authenticate: func(*http.Request) (server.Identity, error) {
 		if revoked.Load() {
 			refusals.Add(1)
-			return errors.New("revoked")
+			return server.Identity{}, errors.New("revoked")
 		}
-		return nil
-	}})
+		return server.Identity{}, nil
+	}}})
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, rec)
 	r, err := c.PublishAsync("a", []byte("in flight when it fails"))

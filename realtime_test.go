@@ -14,6 +14,7 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -199,13 +200,13 @@ func TestPublishCtxEndWithdrawsUnsentMessage(t *testing.T) {
 func TestUnauthorizedFailsWithoutRetryStorm(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 	var calls atomic.Int32
-	srv := newServer(t, &mock.Options{Authorize: func(r *http.Request) error {
+	srv := newServer(t, &mock.Options{Server: server.Config{Authenticate: func(r *http.Request) (server.Identity, error) {
 		calls.Add(1)
 		if r.Header.Get("Authorization") != "Bearer good" {
-			return errors.New("bad token")
+			return server.Identity{}, errors.New("bad token")
 		}
-		return nil
-	}})
+		return server.Identity{}, nil
+	}}})
 	rec := newRecorder()
 	c, err := realtime.New(srv.URL(), &realtime.Options{
 		Header:        http.Header{"Authorization": {"Bearer bad"}},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
@@ -66,7 +67,7 @@ type rigConfig struct {
 
 func newRig(t *testing.T, ctx context.Context, cfg rigConfig) *rig {
 	t.Helper()
-	srv := mock.NewServer(&mock.Options{Heartbeat: heartbeat, Logger: debugLogger()})
+	srv := mock.NewServer(&mock.Options{Server: server.Config{Heartbeat: heartbeat, Logger: debugLogger()}})
 	t.Cleanup(srv.Close)
 	np, base := startProxy(t, srv.URL())
 	// A transport of its own, so that its pooled connections can be closed

@@ -7,6 +7,7 @@ import (
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
@@ -84,7 +85,7 @@ func ExampleNewServer() {
 // Publish sends a message from the server side to every client subscribed
 // to the channel.
 func ExampleServer_Publish() {
-	srv := mock.NewServer(&mock.Options{Heartbeat: time.Second})
+	srv := mock.NewServer(&mock.Options{Server: server.Config{Heartbeat: time.Second}})
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

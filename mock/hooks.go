@@ -15,18 +15,7 @@ import (
 // record of publishes on OnPublish.
 func (s *Server) config(o Options) server.Config {
 	cfg := o.Server
-	cfg.Heartbeat = cmp.Or(o.Heartbeat, cfg.Heartbeat)
-	cfg.ResumeWindow = cmp.Or(o.ResumeWindow, cfg.ResumeWindow)
-	cfg.MaxMessage = cmp.Or(o.MaxMessage, cfg.MaxMessage)
 	cfg.PublishRate = cmp.Or(cfg.PublishRate, -1)
-	if o.Logger != nil {
-		cfg.Logger = o.Logger
-	}
-	if a := o.Authorize; a != nil {
-		cfg.Authenticate = func(r *http.Request) (server.Identity, error) {
-			return server.Identity{}, a(r)
-		}
-	}
 	user := cfg.OnPublish
 	cfg.OnPublish = func(ctx context.Context, p server.Publication) error {
 		if user != nil {

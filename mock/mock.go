@@ -13,7 +13,6 @@ package mock
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,23 +36,6 @@ type Options struct {
 	// Default 0: no bound, as a test wants; a long-running server wants
 	// one.
 	MaxReceived int
-
-	// Shorthands for fields of Server: each, when not zero, replaces the
-	// field of Server; zero leaves it alone, so the defaults are the
-	// server's.
-
-	// Heartbeat sets Server.Heartbeat.
-	Heartbeat time.Duration
-	// ResumeWindow sets Server.ResumeWindow.
-	ResumeWindow time.Duration
-	// MaxMessage sets Server.MaxMessage.
-	MaxMessage int
-	// Logger sets Server.Logger.
-	Logger *slog.Logger
-	// Authorize, if set, sets Server.Authenticate to a function that
-	// refuses a handshake (HTTP 401) when Authorize returns an error and
-	// otherwise gives the zero Identity.
-	Authorize func(*http.Request) error
 }
 
 // Message is one publish a client made and the server accepted.

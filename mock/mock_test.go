@@ -10,6 +10,7 @@ import (
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 )
 
 func TestURLIsLoopback(t *testing.T) {
@@ -104,9 +105,9 @@ func TestCloseIsIdempotentAndEndsConnections(t *testing.T) {
 }
 
 func TestAuthorize(t *testing.T) {
-	s := newServer(t, &mock.Options{Authorize: func(r *http.Request) error {
-		return errors.New("no")
-	}})
+	s := newServer(t, &mock.Options{Server: server.Config{Authenticate: func(r *http.Request) (server.Identity, error) {
+		return server.Identity{}, errors.New("no")
+	}}})
 	_, err := dial(t, s.URL())
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("dial: %v, want a 401 refusal", err)
@@ -116,7 +117,7 @@ func TestAuthorize(t *testing.T) {
 func TestOptions(t *testing.T) {
 	// Not the default, and long enough that the server's wait for connect
 	// (1.5 heartbeats) never races a loaded machine.
-	s := newServer(t, &mock.Options{Heartbeat: 2 * time.Second, MaxMessage: 512})
+	s := newServer(t, &mock.Options{Server: server.Config{Heartbeat: 2 * time.Second, MaxMessage: 512}})
 	c := connect(t, s.URL(), nil, 0)
 	if c.hello.Heartbeat != 2000 {
 		t.Fatalf("hb %d", c.hello.Heartbeat)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/mock"
+	"github.com/realtimekit/realtime/server"
 )
 
 func main() {
@@ -72,9 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	// Nothing reads the record here; a bound keeps a long run's memory flat.
-	opts := &mock.Options{Heartbeat: *heartbeat, ResumeWindow: *resume, MaxReceived: 1000}
+	opts := &mock.Options{Server: server.Config{Heartbeat: *heartbeat, ResumeWindow: *resume}, MaxReceived: 1000}
 	if *verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Server.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
