@@ -26,7 +26,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/realtimekit/realtime/bench"
+	"github.com/realtimekit/realtime/internal/bench"
 )
 
 type config struct {
@@ -48,7 +48,7 @@ func main() {
 	flag.BoolVar(&cfg.quick, "quick", false, "run everything once, briefly, to prove it works; the numbers mean nothing")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: realtime-bench [flags]\n\n"+
-			"Runs ./bench (SDK vs raw transports, idle footprint) and builds a minimal\n"+
+			"Runs ./internal/bench (SDK vs raw transports, idle footprint) and builds a minimal\n"+
 			"client for linux/arm and arm64; prints a Markdown report on stdout.\n"+
 			"Run it from inside the module.\n\n")
 		flag.PrintDefaults()
@@ -77,7 +77,7 @@ func run(w io.Writer, cfg config) error {
 
 	testBin := filepath.Join(tmp, "bench.test")
 	log.Printf("building the benchmarks")
-	if err := goRun(root, nil, "test", "-c", "-o", testBin, "./bench"); err != nil {
+	if err := goRun(root, nil, "test", "-c", "-o", testBin, "./internal/bench"); err != nil {
 		return err
 	}
 	pin := ""
@@ -161,7 +161,7 @@ type binSize struct {
 // client, and the demo, which embeds the mock server and so is an upper
 // bound.
 func binarySizes(root, tmp string) ([]binSize, error) {
-	progs := []binSize{{pkg: "./bench/minclient"}, {pkg: "./examples/demo"}}
+	progs := []binSize{{pkg: "./internal/bench/minclient"}, {pkg: "./examples/demo"}}
 	if _, err := os.Stat(filepath.Join(root, "examples", "iot")); err == nil {
 		progs = append([]binSize{{pkg: "./examples/iot", tags: "nomock"}}, progs...)
 	}

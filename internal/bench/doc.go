@@ -4,7 +4,7 @@
 //
 // The benchmarks live in the package's tests:
 //
-//	go test -run '^$' -bench . -benchtime 1s ./bench
+//	go test -run '^$' -bench . -benchtime 1s ./internal/bench
 //
 // cmd/realtime-bench runs them several times, pinned to one core, and
 // prints the Markdown table of docs/PERFORMANCE.md. The rest of the package
