@@ -36,6 +36,7 @@ type config struct {
 	pin       bool
 	verbose   bool
 	quick     bool
+	fanout    string
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 	flag.IntVar(&cfg.count, "count", 5, "rounds of each benchmark; the table shows their median and min–max")
 	flag.StringVar(&cfg.benchtime, "benchtime", "1s", "duration (or Nx count) of each benchmark round")
 	flag.IntVar(&cfg.clients, "clients", 1000, "idle clients connected to measure the footprint")
+	flag.StringVar(&cfg.fanout, "fanout", "200x", "messages (Nx) of each fan-out round")
 	flag.BoolVar(&cfg.pin, "pin", true, "pin the benchmarks to CPU 0 with taskset, when installed")
 	flag.BoolVar(&cfg.verbose, "v", false, "copy the benchmarks' raw output to stderr")
 	flag.BoolVar(&cfg.quick, "quick", false, "run everything once, briefly, to prove it works; the numbers mean nothing")
@@ -55,7 +57,7 @@ func main() {
 	}
 	flag.Parse()
 	if cfg.quick {
-		cfg.count, cfg.benchtime, cfg.clients = 1, "20x", 20
+		cfg.count, cfg.benchtime, cfg.clients, cfg.fanout = 1, "20x", 20, "20x"
 	}
 	log.SetFlags(0)
 	log.SetPrefix("realtime-bench: ")
@@ -97,6 +99,11 @@ func run(w io.Writer, cfg config) error {
 	if err != nil {
 		return err
 	}
+	log.Printf("fanning out to 1,000 subscribers on one node")
+	fan, err := runBench(root, testBin, pin, cfg, "^BenchmarkFanOut$", cfg.fanout)
+	if err != nil {
+		return err
+	}
 	log.Printf("building the minimal client for arm")
 	sizes, err := binarySizes(root, tmp)
 	if err != nil {
@@ -113,6 +120,8 @@ func run(w io.Writer, cfg config) error {
 	missing := res.Table(w, bench.Rows())
 	fmt.Fprintf(w, "\nIdle footprint, %d clients each subscribed to one channel, servers in a separate process; raw: a hand-written idle client of the same transport (see below):\n\n", cfg.clients)
 	missing = append(missing, foot.FootprintTable(w, []string{"websocket", "sse", "longpoll"})...)
+	fmt.Fprintf(w, "\nServer fan-out: the backend publishes 64 B messages to 1,000 subscribers on one node (%s per round; paced: 50 msgs/s), beside a raw coder/websocket loop writing to 1,000 plain clients; memory counts client and server ends together:\n\n", cfg.fanout)
+	missing = append(missing, fan.FanOutTable(w)...)
 	fmt.Fprintf(w, "\nStripped binary size (CGO_ENABLED=0, -trimpath -ldflags='-s -w'):\n\n| Program | linux/arm GOARM=7 | linux/arm64 |\n|---|---|---|\n")
 	for _, s := range sizes {
 		name := s.pkg
@@ -137,7 +146,7 @@ func runBench(root, testBin, pin string, cfg config, pattern, benchtime string, 
 		name = pin
 	}
 	cmd := exec.Command(name, args...)
-	cmd.Dir = filepath.Join(root, "bench")
+	cmd.Dir = filepath.Join(root, "internal", "bench")
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr

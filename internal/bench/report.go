@@ -198,3 +198,36 @@ func (r Results) FootprintTable(w io.Writer, transports []string) (missing []str
 	}
 	return missing
 }
+
+// FanOutTable writes BenchmarkFanOut's server rows beside the raw
+// WebSocket broadcast loop's of the same pacing.
+func (r Results) FanOutTable(w io.Writer) (missing []string) {
+	fmt.Fprintln(w, "| Run | server | raw loop | server/raw |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, pace := range []string{"", "-50/s"} {
+		srv, raw := "BenchmarkFanOut/server"+pace, "BenchmarkFanOut/raw-websocket"+pace
+		for _, unit := range []string{"deliveries/s", "p50-µs", "p99-µs", "conns/GiB"} {
+			a, b := r.Stat(srv, unit), r.Stat(raw, unit)
+			if a.N == 0 {
+				missing = append(missing, srv)
+			}
+			if b.N == 0 {
+				missing = append(missing, raw)
+			}
+			if a.N == 0 || b.N == 0 {
+				continue
+			}
+			ratio := "—"
+			if b.Median != 0 {
+				ratio = fmt.Sprintf("%.2fx", a.Median/b.Median)
+			}
+			label := "unpaced"
+			if pace != "" {
+				label = "50 msgs/s"
+			}
+			fmt.Fprintf(w, "| %s %s | %s | %s | %s |\n", label, unit, fmtStat(a), fmtStat(b), ratio)
+		}
+	}
+	slices.Sort(missing)
+	return slices.Compact(missing)
+}
