@@ -86,7 +86,9 @@ type Config struct {
 	PublishRate  float64
 	PublishBurst int
 	// HookTimeout bounds the ctx given to Authorize and OnPublish, and to
-	// the Broker's Publish of a client's publish. Default 10 s.
+	// the Broker's Publish of a client's publish: each call gets at least
+	// half of it and at most all of it (the frames of one message share a
+	// context while half remains). Default 10 s.
 	HookTimeout time.Duration
 	// AllowedOrigins lists the web origins, besides the server's own, whose
 	// pages may connect, on every transport: "https://app.example.com", a

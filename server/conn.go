@@ -46,9 +46,10 @@ type conn struct {
 	replayTo uint64 // the highest sequence number to replay
 
 	// Used by the reading goroutine only.
-	lastSeq uint64 // highest client sequence number seen on this conn
-	pending bool   // counted as awaiting connect
-	counted bool   // counted by enter, so leave uncounts it
+	lastSeq uint64  // highest client sequence number seen on this conn
+	hookCtx hookCtx // the frames' hooks' ctx, while a message is processed
+	pending bool    // counted as awaiting connect
+	counted bool    // counted by enter, so leave uncounts it
 
 	// Used by whichever goroutine sends: the handler's until hello is
 	// sent, then the writer's.
