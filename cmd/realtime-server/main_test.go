@@ -30,8 +30,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "realtime-server")
-	// No deadline: a cold build on a busy machine takes what it takes.
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// No deadline: a cold build on a busy machine takes what it takes. The
+	// binary is for the machine itself, even when these tests run under
+	// qemu for another architecture: it is executed directly, not emulated.
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "GOOS="+goEnv("GOHOSTOS"), "GOARCH="+goEnv("GOHOSTARCH"), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		panic("build: " + err.Error() + "\n" + string(out))
 	}
@@ -41,6 +45,16 @@ func TestMain(m *testing.M) {
 		goleak.VerifyTestMain(exitRecorder{&code, m})
 	}()
 	os.Exit(code)
+}
+
+// goEnv returns a go env variable, such as the machine's own GOHOSTARCH,
+// which differs from GOARCH when the tests run under qemu.
+func goEnv(name string) string {
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		panic("go env " + name + ": " + err.Error())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // exitRecorder lets TestMain clean up after goleak's run.
