@@ -16,8 +16,8 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/mock"
-	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/transport"
 )
 

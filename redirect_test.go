@@ -19,17 +19,7 @@ import (
 // client's headers or token there, and Connect fails with a
 // *transport.RedirectError, on every transport.
 func TestRedirectToAnotherOriginIsRefused(t *testing.T) {
-	srv := newServer(t, nil)
-	var reached atomic.Int32
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reached.Add(1)
-		srv.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(target.Close)
-	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(redirecting.Close)
+	_, redirecting, reached := redirectingServers(t)
 	for _, tr := range secretTransports {
 		t.Run(tr.Name(), func(t *testing.T) {
 			c, err := realtime.New(redirecting.URL, &realtime.Options{
@@ -52,17 +42,7 @@ func TestRedirectToAnotherOriginIsRefused(t *testing.T) {
 // TestAllowedRedirectHostIsFollowed: Options.AllowedRedirectHosts reaches
 // every transport; a redirect to a host it names is followed.
 func TestAllowedRedirectHostIsFollowed(t *testing.T) {
-	srv := newServer(t, nil)
-	var reached atomic.Int32
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reached.Add(1)
-		srv.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(target.Close)
-	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(redirecting.Close)
+	target, redirecting, reached := redirectingServers(t)
 	for _, tr := range secretTransports {
 		t.Run(tr.Name(), func(t *testing.T) {
 			before := reached.Load()
@@ -84,4 +64,21 @@ func TestBadURLErrorCarriesNoSecret(t *testing.T) {
 	_, err := realtime.New("http://127.0.0.1:1/%zz?token=SECRET-in-query", nil)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "SECRET")
+}
+
+// redirectingServers starts a mock behind target, which counts the requests
+// it gets, and a server that redirects every request to target.
+func redirectingServers(t *testing.T) (target, redirecting *httptest.Server, reached *atomic.Int32) {
+	srv := newServer(t, nil)
+	reached = new(atomic.Int32)
+	target = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(target.Close)
+	redirecting = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	return target, redirecting, reached
 }
