@@ -15,17 +15,18 @@ import (
 // Methods are safe for concurrent use. A call whose ctx has ended returns
 // an error (wrapping ctx's) and, for Subscribe and Publish, has no effect.
 type Broker interface {
-	// Publish hands data to the broker for every subscriber of channel. It
-	// returns once the broker has taken it: delivery may come before or
-	// after. Publications on one channel are delivered to every subscriber
-	// in one order, which follows the order of the Publish calls that did
-	// not overlap. The broker may keep data; the caller does not modify it.
-	Publish(ctx context.Context, channel string, data []byte) error
+	// Publish hands m to the broker for every subscriber of m.Channel. It
+	// returns once the broker has taken it (a broker with a log: stored
+	// it): delivery may come before or after. Publications on one channel
+	// are delivered to every subscriber in one order, which follows the
+	// order of the Publish calls that did not overlap. The broker may keep
+	// m.Data; the caller does not modify it. m.Pos is ignored.
+	Publish(ctx context.Context, m Message) error
 	// Subscribe starts calling deliver with each publication on channel,
 	// one call at a time per channel, in the channel's order. deliver
 	// returns quickly and does not call the Broker. A Server calls
 	// Subscribe at most once per channel until it unsubscribes.
-	Subscribe(ctx context.Context, channel string, deliver func(channel string, data []byte)) error
+	Subscribe(ctx context.Context, channel string, deliver func(Message)) error
 	// Unsubscribe stops the deliveries of channel: once it returns without
 	// error, deliver is not running for channel and is not called again.
 	Unsubscribe(ctx context.Context, channel string) error
@@ -36,7 +37,8 @@ type Broker interface {
 
 // LocalBroker is the in-process Broker: it delivers on the publisher's
 // goroutine, under the channel's lock, which gives one order per channel
-// and lets different channels proceed in parallel.
+// and lets different channels proceed in parallel. It keeps no log: it
+// ignores Message.ID and delivers with Pos zero.
 type LocalBroker struct {
 	mu     sync.RWMutex
 	closed bool
@@ -45,7 +47,7 @@ type LocalBroker struct {
 
 type topic struct {
 	mu      sync.Mutex
-	deliver func(string, []byte) // nil once unsubscribed
+	deliver func(Message) // nil once unsubscribed
 }
 
 var _ Broker = (*LocalBroker)(nil)
@@ -57,7 +59,7 @@ func NewLocalBroker() *LocalBroker {
 
 // Subscribe implements Broker. A second Subscribe to a channel replaces
 // the first one's deliver.
-func (b *LocalBroker) Subscribe(ctx context.Context, channel string, deliver func(string, []byte)) error {
+func (b *LocalBroker) Subscribe(ctx context.Context, channel string, deliver func(Message)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -97,12 +99,12 @@ func (b *LocalBroker) Unsubscribe(ctx context.Context, channel string) error {
 }
 
 // Publish implements Broker.
-func (b *LocalBroker) Publish(ctx context.Context, channel string, data []byte) error {
+func (b *LocalBroker) Publish(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.mu.RLock()
-	closed, t := b.closed, b.topics[channel]
+	closed, t := b.closed, b.topics[m.Channel]
 	b.mu.RUnlock()
 	switch {
 	case closed:
@@ -115,7 +117,8 @@ func (b *LocalBroker) Publish(ctx context.Context, channel string, data []byte) 
 	// Unsubscribed after we looked it up: whoever subscribes again does
 	// so concurrently with this publish and need not see it.
 	if t.deliver != nil {
-		t.deliver(channel, data)
+		m.Pos = 0
+		t.deliver(m)
 	}
 	return nil
 }

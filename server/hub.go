@@ -65,7 +65,7 @@ func (h *hub) subscribe(ctx context.Context, channel string, s *session) error {
 	hc := h.acquire(channel)
 	hc.op.Lock()
 	if !hc.live {
-		deliver := func(ch string, data []byte) { hc.fanout(ch, data) }
+		deliver := func(m Message) { hc.fanout(m) }
 		if err := h.b.Subscribe(ctx, channel, deliver); err != nil {
 			hc.op.Unlock()
 			h.release(channel, hc, 1)
@@ -126,10 +126,10 @@ func (h *hub) channels() int {
 	return len(h.chans)
 }
 
-func (hc *hubChan) fanout(channel string, data []byte) {
+func (hc *hubChan) fanout(m Message) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	for s := range hc.subs {
-		s.deliver(channel, data)
+		s.deliver(m)
 	}
 }

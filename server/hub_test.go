@@ -15,7 +15,7 @@ type countingBroker struct {
 	subs, unsubs atomic.Int32
 }
 
-func (b *countingBroker) Subscribe(ctx context.Context, ch string, d func(string, []byte)) error {
+func (b *countingBroker) Subscribe(ctx context.Context, ch string, d func(server.Message)) error {
 	b.subs.Add(1)
 	return b.LocalBroker.Subscribe(ctx, ch, d)
 }

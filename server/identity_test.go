@@ -124,9 +124,9 @@ type ctxBroker struct {
 	published atomic.Int32
 }
 
-func (b *ctxBroker) Publish(ctx context.Context, ch string, data []byte) error {
+func (b *ctxBroker) Publish(ctx context.Context, m server.Message) error {
 	b.published.Add(1)
-	if err := b.LocalBroker.Publish(ctx, ch, data); err != nil {
+	if err := b.LocalBroker.Publish(ctx, m); err != nil {
 		return err
 	}
 	return ctx.Err()

@@ -152,7 +152,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 				return r
 			}
 		}
-		if r := c.refusal(srv.cfg.Broker.Publish(ctx, f.Channel, f.Data), 5000); r != nil {
+		if r := c.refusal(srv.cfg.Broker.Publish(ctx, Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq)}), 5000); r != nil {
 			return r
 		}
 		srv.stats.published.Add(1)

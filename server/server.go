@@ -184,7 +184,7 @@ func (srv *Server) Publish(ctx context.Context, channel string, data []byte) err
 	if !srv.fits(channel, data) {
 		return ErrTooLarge
 	}
-	if err := srv.cfg.Broker.Publish(ctx, channel, bytes.Clone(data)); err != nil {
+	if err := srv.cfg.Broker.Publish(ctx, Message{Channel: channel, Data: bytes.Clone(data)}); err != nil {
 		return err
 	}
 	srv.stats.backend.Add(1)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,14 +63,18 @@ func newSession(srv *Server, owner string) *session {
 
 // deliver keeps a publication for the client. It runs under the hub's
 // channel lock, so it never blocks.
-func (s *session) deliver(channel string, data []byte) {
+func (s *session) deliver(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return
 	}
-	s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: channel, Data: data})
+	s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data})
 }
+
+// pubID names the publication of the client's frame seq for the Broker's
+// deduplication.
+func (s *session) pubID(seq uint64) string { return s.id + ":" + strconv.FormatUint(seq, 10) }
 
 // appendLocked numbers a sequenced frame and keeps it until acknowledged.
 func (s *session) appendLocked(f codec.Frame) {

@@ -77,7 +77,8 @@ func newRecorder() *recorder {
 	}
 }
 
-func (r *recorder) deliver(ch string, data []byte) {
+func (r *recorder) deliver(m server.Message) {
+	ch, data := m.Channel, m.Data
 	r.mu.Lock()
 	if r.busy[ch] {
 		r.overlap = true
@@ -150,7 +151,7 @@ func testOrder(t *testing.T, b server.Broker) {
 	for p := range publishers {
 		go func() {
 			for i := range each {
-				if err := b.Publish(ctx, "order", fmt.Appendf(nil, "%d:%d", p, i)); err != nil {
+				if err := publish(ctx, b, "order", fmt.Appendf(nil, "%d:%d", p, i)); err != nil {
 					errs <- err
 					return
 				}
@@ -192,7 +193,7 @@ func testChannelsApart(t *testing.T, b server.Broker) {
 	}
 	for i := range 50 {
 		for _, ch := range []string{"a", "b", "none"} {
-			if err := b.Publish(ctx, ch, fmt.Appendf(nil, "%s%d", ch, i)); err != nil {
+			if err := publish(ctx, b, ch, fmt.Appendf(nil, "%s%d", ch, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -228,7 +229,7 @@ func testUnsubscribe(t *testing.T, b server.Broker) {
 				return
 			default:
 			}
-			if err := b.Publish(ctx, "u", []byte(strconv.Itoa(i))); err != nil {
+			if err := publish(ctx, b, "u", []byte(strconv.Itoa(i))); err != nil {
 				done <- err
 				return
 			}
@@ -243,7 +244,7 @@ func testUnsubscribe(t *testing.T, b server.Broker) {
 	// Publishing goes on past the unsubscribe: a late delivery would show.
 	n := len(rec.snapshot("u"))
 	for i := range 100 {
-		if err := b.Publish(ctx, "u", []byte("late"+strconv.Itoa(i))); err != nil {
+		if err := publish(ctx, b, "u", []byte("late"+strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +252,7 @@ func testUnsubscribe(t *testing.T, b server.Broker) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(ctx, "u", []byte("flush")); err != nil {
+	if err := publish(ctx, b, "u", []byte("flush")); err != nil {
 		t.Fatal(err)
 	}
 	if m := len(rec.snapshot("u")); m != n {
@@ -276,7 +277,7 @@ func testSubscribeAgain(t *testing.T, b server.Broker) {
 	if err := b.Subscribe(ctx, "s", second.deliver); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(ctx, "s", []byte("x")); err != nil {
+	if err := publish(ctx, b, "s", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	second.waitN(t, "s", 1)
@@ -294,17 +295,17 @@ func testEndedContext(t *testing.T, b server.Broker) {
 	if err := b.Subscribe(ended, "x", rec.deliver); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Subscribe with an ended ctx: %v, want context.Canceled", err)
 	}
-	if err := b.Publish(ctx, "x", []byte("0")); err != nil {
+	if err := publish(ctx, b, "x", []byte("0")); err != nil {
 		t.Fatal(err)
 	}
 	live := newRecorder()
 	if err := b.Subscribe(ctx, "y", live.deliver); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(ended, "y", []byte("dropped")); !errors.Is(err, context.Canceled) {
+	if err := publish(ended, b, "y", []byte("dropped")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Publish with an ended ctx: %v, want context.Canceled", err)
 	}
-	if err := b.Publish(ctx, "y", []byte("kept")); err != nil {
+	if err := publish(ctx, b, "y", []byte("kept")); err != nil {
 		t.Fatal(err)
 	}
 	if got := live.waitN(t, "y", 1); got[0] != "kept" {
@@ -324,7 +325,7 @@ func testClose(t *testing.T, b server.Broker) {
 	if err := b.Subscribe(ctx, "c", rec.deliver); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Publish(ctx, "c", []byte("before")); err != nil {
+	if err := publish(ctx, b, "c", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
 	rec.waitN(t, "c", 1)
@@ -332,7 +333,7 @@ func testClose(t *testing.T, b server.Broker) {
 		t.Fatalf("Close: %v", err)
 	}
 	rec.stop("c")
-	if err := b.Publish(ctx, "c", []byte("after")); !errors.Is(err, server.ErrClosed) {
+	if err := publish(ctx, b, "c", []byte("after")); !errors.Is(err, server.ErrClosed) {
 		t.Fatalf("Publish after Close: %v, want server.ErrClosed", err)
 	}
 	if err := b.Subscribe(ctx, "d", rec.deliver); !errors.Is(err, server.ErrClosed) {
@@ -342,4 +343,9 @@ func testClose(t *testing.T, b server.Broker) {
 		t.Fatalf("second Close: %v, want server.ErrClosed", err)
 	}
 	rec.check(t)
+}
+
+// publish publishes data on ch through b.
+func publish(ctx context.Context, b server.Broker, ch string, data []byte) error {
+	return b.Publish(ctx, server.Message{Channel: ch, Data: data})
 }

@@ -58,7 +58,8 @@ func (b *remote) logOf(channel string) *chanLog {
 	return l
 }
 
-func (b *remote) Publish(ctx context.Context, channel string, data []byte) error {
+func (b *remote) Publish(ctx context.Context, m server.Message) error {
+	channel, data := m.Channel, m.Data
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (b *remote) Publish(ctx context.Context, channel string, data []byte) error
 	return nil
 }
 
-func (b *remote) Subscribe(ctx context.Context, channel string, deliver func(string, []byte)) error {
+func (b *remote) Subscribe(ctx context.Context, channel string, deliver func(server.Message)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (b *remote) Subscribe(ctx context.Context, channel string, deliver func(str
 	return nil
 }
 
-func (s *remoteSub) run(latency time.Duration, channel string, l *chanLog, next int, deliver func(string, []byte)) {
+func (s *remoteSub) run(latency time.Duration, channel string, l *chanLog, next int, deliver func(server.Message)) {
 	defer close(s.done)
 	timer := time.NewTimer(latency)
 	defer timer.Stop()
@@ -123,7 +124,7 @@ func (s *remoteSub) run(latency time.Duration, channel string, l *chanLog, next 
 		case <-s.stop:
 			return
 		}
-		deliver(channel, data)
+		deliver(server.Message{Channel: channel, Data: data})
 		next++
 	}
 }
