@@ -117,3 +117,12 @@ var (
 	// ErrNodeGone is returned by Relay.Forward when the node is not there.
 	ErrNodeGone = errors.New("server: node gone")
 )
+
+// Health is implemented by a Broker that depends on an engine which can
+// become unreachable. While Healthy returns an error the Server refuses
+// handshakes with HTTP 503 and Retry-After, and ends connections whose
+// state it cannot store with error 1013 (try again later), so that clients
+// keep their publishes and come back after their backoff.
+type Health interface {
+	Healthy() error
+}
