@@ -102,6 +102,11 @@ type Config struct {
 	// Broker carries publications between the nodes that serve a channel.
 	// Nil means an in-process broker private to this Server.
 	Broker Broker
+	// Sessions, if set, keeps every session's state where all nodes reach
+	// it, so that a session resumes on any node (see cluster.go). It needs
+	// a Broker that implements Log; New panics otherwise. Nil keeps
+	// sessions in this node's memory.
+	Sessions SessionStore
 	// Logger receives diagnostics. Nil means silent. Tokens, query strings
 	// and connection ids are never logged.
 	Logger *slog.Logger

@@ -288,9 +288,17 @@ func (c *conn) refuse(code uint16, reason string) {
 // hello to send.
 func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	srv := c.srv
-	s, resumed := c.resume(connect), true
+	var s *session
+	if srv.cl != nil && connect.Session != "" {
+		var refused bool
+		if s, refused = c.resumeClustered(connect); refused {
+			return codec.Frame{}, false
+		}
+	} else {
+		s = c.resume(connect)
+	}
+	resumed := s != nil
 	if s == nil {
-		resumed = false
 		s = newSession(srv, c.client.Identity.ID)
 		c.sess = s
 		s.conn = c
@@ -301,6 +309,9 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 			c.refuse(4529, "too many sessions, try later")
 			return codec.Frame{}, false
 		}
+		if srv.cl != nil && !c.openClustered(s) {
+			return codec.Frame{}, false
+		}
 		if h := srv.hooks.OnSessionOpen; h != nil {
 			h(s.id)
 		}
@@ -308,6 +319,15 @@ func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	// Wait for a connection this one took the session from to finish the
 	// frame it is acting on, so that lastIn is final.
 	s.proc.Lock()
+	if srv.cl != nil && resumed {
+		// The new token, and the lastIn the hello acknowledges, must be
+		// stored before the client holds them.
+		if err := srv.persist(s, true); err != nil {
+			s.proc.Unlock()
+			c.persistFailed(err)
+			return codec.Frame{}, false
+		}
+	}
 	s.mu.Lock()
 	hello := codec.Frame{
 		Type:      codec.TypeHello,
@@ -347,6 +367,14 @@ func (c *conn) resume(connect codec.Frame) *session {
 	if connect.Ack < s.acked || connect.Ack > s.nextOut {
 		return nil
 	}
+	c.takeOverLocked(s, connect, current)
+	return s
+}
+
+// takeOverLocked attaches c to s, which connect resumes with the current
+// token or the previous one, taking it over from any connection it has.
+// The caller holds s.mu and checked connect.
+func (c *conn) takeOverLocked(s *session, connect codec.Frame, current bool) {
 	if old := s.conn; old != nil {
 		old.stop(0, "")
 	}
@@ -361,7 +389,7 @@ func (c *conn) resume(connect codec.Frame) *session {
 	s.token = randomToken()
 	s.ackLocked(connect.Ack)
 	c.sent, c.forceAck, c.replayTo = connect.Ack, true, s.nextOut
-	return s
+	c.srv.stats.resumed.Add(1)
 }
 
 // detach leaves the session without a connection, for its resume window.

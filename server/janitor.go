@@ -116,6 +116,7 @@ func (srv *Server) janitor() {
 	defer srv.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var nextTouch time.Time // cluster mode: when to refresh records next
 	for {
 		srv.mu.Lock()
 		now := time.Now()
@@ -130,6 +131,13 @@ func (srv *Server) janitor() {
 			wait = srv.expiry[0].expireAt.Sub(now)
 		}
 		srv.mu.Unlock()
+		if srv.cl != nil {
+			if !now.Before(nextTouch) {
+				srv.touch()
+				nextTouch = now.Add(checkpointEvery)
+			}
+			wait = min(wait, time.Until(nextTouch))
+		}
 
 		for _, s := range expired {
 			s.expire()
@@ -174,8 +182,12 @@ func (srv *Server) unsubscribe(s *session, channel string) {
 
 // cleanup unsubscribes a forgotten session and reports its end.
 func (srv *Server) cleanup(s *session) {
-	for _, ch := range s.takeSubs() {
-		srv.unsubscribe(s, ch)
+	if s.cl != nil {
+		srv.cleanupClustered(s)
+	} else {
+		for _, ch := range s.takeSubs() {
+			srv.unsubscribe(s, ch)
+		}
 	}
 	srv.cfg.Logger.Debug("session ended", "code", s.endCode)
 	if h := srv.hooks.OnSessionEnd; h != nil {

@@ -8,8 +8,15 @@ import "github.com/realtimekit/realtime/codec"
 // ring reallocates only to grow, and shrinks once mostly empty so that a
 // burst does not pin its memory.
 type frameQueue struct {
-	buf     []codec.Frame
+	buf     []keptFrame
 	head, n int
+}
+
+// keptFrame is a kept frame and, with a Log broker, the log position it
+// came from (see cluster.go).
+type keptFrame struct {
+	f   codec.Frame
+	pos uint64
 }
 
 const minQueue = 16
@@ -17,13 +24,16 @@ const minQueue = 16
 func (q *frameQueue) len() int { return q.n }
 
 // at returns the i-th kept frame, from 0.
-func (q *frameQueue) at(i int) *codec.Frame { return &q.buf[(q.head+i)%len(q.buf)] }
+func (q *frameQueue) at(i int) *codec.Frame { return &q.buf[(q.head+i)%len(q.buf)].f }
 
-func (q *frameQueue) push(f codec.Frame) {
+// posAt returns the log position of the i-th kept frame.
+func (q *frameQueue) posAt(i int) uint64 { return q.buf[(q.head+i)%len(q.buf)].pos }
+
+func (q *frameQueue) push(f codec.Frame, pos uint64) {
 	if q.n == len(q.buf) {
 		q.resize(max(minQueue, 2*len(q.buf)))
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = f
+	q.buf[(q.head+q.n)%len(q.buf)] = keptFrame{f, pos}
 	q.n++
 }
 
@@ -31,9 +41,9 @@ func (q *frameQueue) push(f codec.Frame) {
 func (q *frameQueue) drop(n int) (bytes int) {
 	n = min(n, q.n)
 	for range n {
-		f := &q.buf[q.head]
-		bytes += len(f.Data)
-		*f = codec.Frame{} // let the payload go
+		k := &q.buf[q.head]
+		bytes += len(k.f.Data)
+		*k = keptFrame{} // let the payload go
 		q.head = (q.head + 1) % len(q.buf)
 	}
 	q.n -= n
@@ -48,9 +58,9 @@ func (q *frameQueue) drop(n int) (bytes int) {
 }
 
 func (q *frameQueue) resize(size int) {
-	buf := make([]codec.Frame, size)
+	buf := make([]keptFrame, size)
 	for i := range q.n {
-		buf[i] = *q.at(i)
+		buf[i] = q.buf[(q.head+i)%len(q.buf)]
 	}
 	q.buf, q.head = buf, 0
 }

@@ -22,7 +22,7 @@ func TestFrameQueueWrapsGrowsAndShrinks(t *testing.T) {
 	}
 	push := func(n int) {
 		for range n {
-			q.push(codec.Frame{Seq: next, Data: []byte{1, 2}})
+			q.push(codec.Frame{Seq: next, Data: []byte{1, 2}}, 0)
 			next++
 		}
 		check()
@@ -48,7 +48,7 @@ func TestFrameQueueWrapsGrowsAndShrinks(t *testing.T) {
 
 func TestDropMoreThanHeldIsSafe(t *testing.T) {
 	var q frameQueue
-	q.push(codec.Frame{Type: codec.TypeMessage, Data: []byte("ab")})
+	q.push(codec.Frame{Type: codec.TypeMessage, Data: []byte("ab")}, 0)
 	if got := q.drop(5); got != 2 || q.len() != 0 {
 		t.Fatalf("drop(5) of one frame: bytes %d, len %d", got, q.len())
 	}

@@ -61,6 +61,13 @@ func (c *conn) process(frames []codec.Frame) bool {
 			return false
 		}
 	}
+	if s.cl != nil {
+		// The acks of this message's frames wait for their record.
+		if err := c.srv.persist(s, false); err != nil {
+			c.persistFailed(err)
+			return false
+		}
+	}
 	return true
 }
 
@@ -109,6 +116,13 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 	// meanwhile must not make a done publish look undone, or the client
 	// would resend it and it would be delivered twice.
 	refusal := c.do(f)
+	var nack codec.Frame
+	if refusal != nil {
+		nack = codec.Frame{Type: codec.TypeNack, Ref: f.Seq, Code: refusal.Code, Reason: truncate(refusal.Reason, maxReason)}
+		if s.cl != nil && !c.nackClustered(f.Seq, nack) {
+			return false
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended { // while the frame was acted on: nothing is owed any more
@@ -117,14 +131,43 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 	s.lastIn = f.Seq
 	if refusal != nil {
 		c.srv.stats.refused.Add(1)
-		s.appendLocked(codec.Frame{
-			Type:   codec.TypeNack,
-			Ref:    f.Seq,
-			Code:   refusal.Code,
-			Reason: truncate(refusal.Reason, maxReason),
-		})
+		if s.cl == nil {
+			s.appendLocked(nack, 0)
+		}
 	}
 	c.wakeup() // an ack is due
+	return true
+}
+
+// nackClustered publishes a nack as an event of the session, which numbers
+// it when the log delivers it. A refusal that means the engine is
+// unreachable ends the connection instead, without a nack: the client
+// sends the frame again later.
+func (c *conn) nackClustered(seq uint64, nack codec.Frame) bool {
+	s := c.sess
+	if nack.Code == codeUnavailable {
+		c.refuse(codeUnavailable, reasonUnavailable)
+		return false
+	}
+	s.mu.Lock()
+	_, done := s.cl.nacked[seq] // by a node that failed before storing lastIn
+	if !done {
+		s.cl.pendingNacks[seq] = struct{}{}
+	}
+	s.mu.Unlock()
+	if done {
+		return true
+	}
+	ctx := c.hookCtx.get(c.srv.base, c.srv.cfg.HookTimeout)
+	m := Message{Channel: s.cl.private, Data: nackEvent(nack), ID: s.pubID(seq) + "n"}
+	if err := c.srv.cfg.Broker.Publish(ctx, m); err != nil {
+		s.mu.Lock()
+		delete(s.cl.pendingNacks, seq)
+		s.mu.Unlock()
+		c.srv.cfg.Logger.Warn("nack not stored", "err", err)
+		c.refuse(codeUnavailable, reasonUnavailable)
+		return false
+	}
 	return true
 }
 
@@ -152,7 +195,7 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 				return r
 			}
 		}
-		if r := c.refusal(srv.cfg.Broker.Publish(ctx, Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq)}), 5000); r != nil {
+		if r := c.brokerRefusal(srv.cfg.Broker.Publish(ctx, Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq)})); r != nil {
 			return r
 		}
 		srv.stats.published.Add(1)
@@ -170,7 +213,11 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		if r := c.authorize(ctx, Subscribe, f.Channel); r != nil {
 			return r
 		}
-		if r := c.refusal(srv.hub.subscribe(ctx, f.Channel, s), 5000); r != nil {
+		if s.cl != nil {
+			if r := c.brokerRefusal(c.subscribeClustered(ctx, f)); r != nil {
+				return r
+			}
+		} else if r := c.refusal(srv.hub.subscribe(ctx, f.Channel, s), 5000); r != nil {
 			return r
 		}
 		s.mu.Lock()
@@ -185,13 +232,30 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 	case codec.TypeUnsub:
 		s.mu.Lock()
 		_, had := s.subs[f.Channel]
-		delete(s.subs, f.Channel)
+		if s.cl == nil { // in cluster mode, once the event is applied
+			delete(s.subs, f.Channel)
+		}
 		s.mu.Unlock()
-		if had {
+		switch {
+		case !had:
+		case s.cl != nil:
+			return c.brokerRefusal(c.unsubscribeClustered(ctx, f))
+		default:
 			srv.unsubscribe(s, f.Channel)
 		}
 	}
 	return nil
+}
+
+// brokerRefusal maps the Broker's error: in cluster mode the engine is
+// unreachable (code 5003, which ends the connection rather than nacking),
+// otherwise code 5000.
+func (c *conn) brokerRefusal(err error) *Refusal {
+	if err != nil && c.sess.cl != nil {
+		c.srv.cfg.Logger.Warn("broker unreachable", "err", err)
+		return &Refusal{Code: codeUnavailable, Reason: reasonUnavailable}
+	}
+	return c.refusal(err, 5000)
 }
 
 // authorize asks Authorize, if set, whether the client may act on channel.

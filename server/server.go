@@ -31,7 +31,8 @@ type Server struct {
 	nextID   atomic.Uint64
 	stats    counters
 	hub      *hub
-	ownsBkr  bool // the Broker is the default one, which Close closes
+	cl       *cluster // nil unless Config.Sessions is set
+	ownsBkr  bool     // the Broker is the default one, which Close closes
 
 	// base is the parent of every hook's ctx: independent of connections,
 	// cancelled when Close gives up waiting.
@@ -75,6 +76,14 @@ func New(cfg Config) *Server {
 		done:       make(chan struct{}),
 	}
 	srv.hub = newHub(srv.cfg.Broker)
+	if srv.cfg.Sessions != nil {
+		log, ok := srv.cfg.Broker.(Log)
+		if !ok {
+			panic("server: Config.Sessions needs a Config.Broker that implements Log")
+		}
+		srv.cl = &cluster{log: log, store: srv.cfg.Sessions}
+		srv.cl.health, _ = srv.cfg.Broker.(Health)
+	}
 	for _, t := range transports {
 		srv.handlers = append(srv.handlers, route{
 			suffix: t.path,
@@ -136,6 +145,15 @@ func handshakeOf(r *http.Request) *handshake {
 func (srv *Server) check(name string, r *http.Request) int {
 	if srv.isClosed() {
 		return http.StatusServiceUnavailable
+	}
+	if srv.cl != nil && srv.cl.health != nil {
+		if err := srv.cl.health.Healthy(); err != nil {
+			srv.cfg.Logger.Debug("handshake refused: engine unreachable", "err", err)
+			if w := handshakeOf(r).w; w != nil {
+				w.Header().Set("Retry-After", "2")
+			}
+			return http.StatusServiceUnavailable
+		}
 	}
 	if h := srv.hooks.Handshake; h != nil {
 		if status := h(name, r); status != 0 {

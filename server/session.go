@@ -41,6 +41,7 @@ type session struct {
 	keptBytes  int
 	nacks      []nackRef // unacknowledged nacks, by ascending seq
 	subs       map[string]struct{}
+	cl         *clusterSession // in cluster mode only, see clustersession.go
 
 	// Guarded by Server.mu.
 	noResume bool
@@ -51,7 +52,7 @@ type session struct {
 type nackRef struct{ seq, ref uint64 }
 
 func newSession(srv *Server, owner string) *session {
-	return &session{
+	s := &session{
 		srv:     srv,
 		owner:   owner,
 		id:      randomToken(),
@@ -59,6 +60,10 @@ func newSession(srv *Server, owner string) *session {
 		subs:    make(map[string]struct{}),
 		heapIdx: -1,
 	}
+	if srv.cl != nil {
+		s.cl = newClusterSession(s.id, 0, srv.cl.log.Delivered(), nil)
+	}
+	return s
 }
 
 // deliver keeps a publication for the client. It runs under the hub's
@@ -66,21 +71,25 @@ func newSession(srv *Server, owner string) *session {
 func (s *session) deliver(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended {
-		return
+	switch {
+	case s.ended:
+	case s.cl != nil:
+		s.deliverLocked(m)
+	default:
+		s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data}, 0)
 	}
-	s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data})
 }
 
 // pubID names the publication of the client's frame seq for the Broker's
 // deduplication.
 func (s *session) pubID(seq uint64) string { return s.id + ":" + strconv.FormatUint(seq, 10) }
 
-// appendLocked numbers a sequenced frame and keeps it until acknowledged.
-func (s *session) appendLocked(f codec.Frame) {
+// appendLocked numbers a sequenced frame and keeps it until acknowledged;
+// pos is the log position it came from, in cluster mode.
+func (s *session) appendLocked(f codec.Frame, pos uint64) {
 	s.nextOut++
 	f.Seq = s.nextOut
-	s.kept.push(f)
+	s.kept.push(f, pos)
 	s.keptBytes += len(f.Data)
 	if f.Type == codec.TypeNack {
 		s.nacks = append(s.nacks, nackRef{seq: f.Seq, ref: f.Ref})
@@ -101,6 +110,9 @@ func (s *session) ackLocked(a uint64) {
 	// An ended session has already released everything it kept.
 	if a <= s.acked || s.ended {
 		return
+	}
+	if s.cl != nil {
+		s.checkpointLocked(a)
 	}
 	s.keptBytes -= s.kept.drop(int(a - s.acked))
 	s.acked = a
@@ -180,6 +192,9 @@ func (s *session) collect(c *conn, dst []codec.Frame) (frames []codec.Frame, mor
 
 	// The ack must not cover a refused frame whose nack is not sent yet.
 	a := s.lastIn
+	if s.cl != nil {
+		a = s.ackLimitLocked(a)
+	}
 	i := sort.Search(len(s.nacks), func(i int) bool { return s.nacks[i].seq > c.sent })
 	if i < len(s.nacks) && s.nacks[i].ref-1 < a {
 		a = s.nacks[i].ref - 1

@@ -22,10 +22,14 @@ type Stats struct {
 	// Refused counts the nacks sent: refusals by Authorize, OnPublish or a
 	// bound.
 	Refused uint64
+	// Resumed counts the sessions resumed on this node, and Restored those
+	// of them rebuilt from the SessionStore and the Log: sessions that
+	// another node served before (cluster mode only).
+	Resumed, Restored uint64
 }
 
 type counters struct {
-	published, backend, refused atomic.Uint64
+	published, backend, refused, resumed, restored atomic.Uint64
 }
 
 // Stats returns a snapshot of the server's state and counters.
@@ -37,5 +41,7 @@ func (srv *Server) Stats() Stats {
 	st.Published = srv.stats.published.Load()
 	st.BackendPublished = srv.stats.backend.Load()
 	st.Refused = srv.stats.refused.Load()
+	st.Resumed = srv.stats.resumed.Load()
+	st.Restored = srv.stats.restored.Load()
 	return st
 }

@@ -1,0 +1,225 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/realtimekit/realtime"
+	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/server"
+	"github.com/realtimekit/realtime/server/internal/memcluster"
+	"github.com/realtimekit/realtime/transport"
+	"github.com/realtimekit/realtime/transport/longpoll"
+	"github.com/realtimekit/realtime/transport/sse"
+	"github.com/realtimekit/realtime/transport/websocket"
+)
+
+// front sends every request to the node chosen now, as a balancer whose
+// node died sends the retries elsewhere.
+type front struct {
+	mu sync.Mutex
+	to http.Handler
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	h := f.to
+	f.mu.Unlock()
+	h.ServeHTTP(w, r)
+}
+
+func (f *front) set(h http.Handler) {
+	f.mu.Lock()
+	f.to = h
+	f.mu.Unlock()
+}
+
+// node is one Server of a memcluster.
+type node struct {
+	srv  *server.Server
+	bkr  *memcluster.Node
+	pubs *pubCount
+}
+
+// pubCount counts one node's OnPublish calls by publish.
+type pubCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *pubCount) get(data string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[data]
+}
+
+func (p *pubCount) hook(_ context.Context, pub server.Publication) error {
+	p.mu.Lock()
+	p.n[string(pub.Data)]++
+	p.mu.Unlock()
+	return nil
+}
+
+func newNode(t *testing.T, eng *memcluster.Cluster, pubs *pubCount) *node {
+	t.Helper()
+	n := &node{bkr: eng.Node(), pubs: pubs}
+	n.srv = server.New(server.Config{Broker: n.bkr, Sessions: eng.Sessions(), OnPublish: pubs.hook})
+	t.Cleanup(func() { n.kill(t) })
+	return n
+}
+
+// kill ends the node at once, as a crash would for its clients: every
+// connection is cut, and nothing is handed over.
+func (n *node) kill(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = n.srv.Close(ctx)
+	_ = n.bkr.Close(context.Background())
+}
+
+// drain ends the node as a rolling restart does: Close with time to finish
+// what is in flight.
+func (n *node) drain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := n.srv.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	_ = n.bkr.Close(context.Background())
+}
+
+func transportsByName(name string) []transport.Transport {
+	switch name {
+	case "sse":
+		return []transport.Transport{sse.Transport{}}
+	case "longpoll":
+		return []transport.Transport{longpoll.Transport{}}
+	}
+	return []transport.Transport{websocket.Transport{}}
+}
+
+// A session moves from a node that dies to another: the client sees it
+// resumed, and nothing is lost, duplicated or reordered either way.
+// OnPublish is called once per publish when the node drains; when it
+// crashes, a publish in flight may be called once on each node, never
+// twice on one.
+func TestSessionResumesOnAnotherNode(t *testing.T) {
+	for _, tr := range []string{"websocket", "sse", "longpoll"} {
+		for _, crash := range []bool{false, true} {
+			name := tr + "/drain"
+			if crash {
+				name = tr + "/crash"
+			}
+			t.Run(name, func(t *testing.T) { testResumeOnAnotherNode(t, tr, crash) })
+		}
+	}
+}
+
+func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
+	const each = 300
+	eng := memcluster.New()
+	pa, pb := &pubCount{n: map[string]int{}}, &pubCount{n: map[string]int{}}
+	a, b := newNode(t, eng, pa), newNode(t, eng, pb)
+	fr := &front{to: a.srv}
+	ts := httptest.NewServer(fr)
+	defer ts.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	var changes []realtime.StateChange
+	var cmu sync.Mutex
+	cl, err := realtime.New(ts.URL, &realtime.Options{
+		Transports: transportsByName(tr),
+		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+		OnStateChange: func(c realtime.StateChange) {
+			cmu.Lock()
+			changes = append(changes, c)
+			cmu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2*each)
+	if err := cl.Subscribe(ctx, "down", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+
+	var receipts []*realtime.Receipt
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			r, err := cl.PublishAsync("up", []byte("p"+strconv.Itoa(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			receipts = append(receipts, r)
+			if err := b.srv.Publish(ctx, "down", []byte(strconv.Itoa(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(0, each/2)
+	// The node dies with frames in flight both ways.
+	fr.set(b.srv)
+	if crash {
+		a.kill(t)
+	} else {
+		a.drain(t)
+	}
+	publish(each/2, each)
+
+	for i := range each {
+		select {
+		case m := <-got:
+			if m != strconv.Itoa(i) {
+				t.Fatalf("delivery %d is %q: lost, duplicated or reordered", i, m)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%d of %d delivered", i, each)
+		}
+	}
+	for i, r := range receipts {
+		if err := r.Wait(ctx); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	again := 0
+	for i := range each {
+		d := "p" + strconv.Itoa(i)
+		na, nb := pa.get(d), pb.get(d)
+		switch {
+		case na+nb == 0 || na > 1 || nb > 1:
+			t.Errorf("publish %d: OnPublish called %d times on a, %d on b", i, na, nb)
+		case na+nb == 2 && !crash:
+			t.Errorf("publish %d: OnPublish called on both nodes of a drain", i)
+		case na+nb == 2:
+			again++
+		}
+	}
+	t.Logf("%d publishes in flight at the crash were seen by OnPublish on both nodes", again)
+	st := cl.Stats()
+	if st.ContinuityLost != 0 {
+		t.Errorf("continuity lost %d times", st.ContinuityLost)
+	}
+	t.Logf("client %+v; node b %+v", st.Connects, b.srv.Stats())
+	if r := b.srv.Stats().Restored; r < 1 {
+		cmu.Lock()
+		t.Errorf("node b restored %d sessions; changes: %s", r, fmt.Sprint(changes))
+		cmu.Unlock()
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("extra delivery %q", m)
+	default:
+	}
+}
