@@ -223,3 +223,133 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 	default:
 	}
 }
+
+// connectTo returns a connected WebSocket client of url that retries fast.
+func connectTo(t *testing.T, ctx context.Context, url string) *realtime.Client {
+	t.Helper()
+	cl, err := realtime.New(url, &realtime.Options{
+		Transports: transportsByName("websocket"),
+		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// While the engine is unreachable, handshakes get 503 with Retry-After and
+// a publish is neither acknowledged nor refused; once it is back the
+// session resumes and the publish goes through, once.
+func TestEngineUnreachable(t *testing.T) {
+	eng := memcluster.New()
+	pa := &pubCount{n: map[string]int{}}
+	a := newNode(t, eng, pa)
+	ts := httptest.NewServer(a.srv)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	cl := connectTo(t, ctx, ts.URL)
+	got := make(chan string, 4)
+	if err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+
+	eng.SetDown(true)
+	r, err := cl.PublishAsync("c", []byte("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ts.URL + "/ws?v=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("handshake while down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// The link ends (5003) and handshakes are refused: the publish waits.
+	if _, err := cl.WaitForState(ctx, realtime.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.Done():
+		t.Fatalf("publish ended while the engine was down: %v", r.Err())
+	default:
+	}
+
+	eng.SetDown(false)
+	if err := r.Wait(ctx); err != nil {
+		t.Fatalf("publish after the engine came back: %v", err)
+	}
+	select {
+	case m := <-got:
+		if m != "kept" {
+			t.Fatalf("got %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the publish was not delivered")
+	}
+	if n := cl.Stats().ContinuityLost; n != 0 {
+		t.Errorf("continuity lost %d times", n)
+	}
+	if n := pa.get("kept"); n != 1 {
+		t.Errorf("OnPublish called %d times", n)
+	}
+}
+
+// A session whose part of the log is gone cannot resume anywhere: the
+// client is told it lost continuity, never left waiting.
+func TestTrimmedLogLosesContinuity(t *testing.T) {
+	eng := memcluster.New()
+	a := newNode(t, eng, &pubCount{n: map[string]int{}})
+	b := newNode(t, eng, &pubCount{n: map[string]int{}})
+	fr := &front{to: a.srv}
+	ts := httptest.NewServer(fr)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	lost := make(chan struct{}, 1)
+	cl, err := realtime.New(ts.URL, &realtime.Options{
+		Transports: transportsByName("websocket"),
+		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+		OnStateChange: func(c realtime.StateChange) {
+			if c.ContinuityLost {
+				select {
+				case lost <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Subscribe(ctx, "c", func(realtime.Message) {}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := b.srv.Publish(ctx, "c", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fr.set(b.srv)
+	a.kill(t)
+	last, _ := b.bkr.Last(ctx)
+	eng.Trim(last)
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("no loss of continuity reported")
+	}
+	if _, err := cl.WaitForState(ctx, realtime.StateConnected); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -128,8 +128,12 @@ type Config struct {
 	// refuse it: a *Refusal error becomes a nack with its code, any other
 	// error a nack with code 5000 (transient: the client may publish again).
 	// It is called at most once per publish (per client sequence number),
-	// even when the client resends it after a lost connection. Nil accepts
-	// every publish.
+	// even when the client resends it after a lost connection or the
+	// Broker failed to take it. The one exception is in cluster mode
+	// (Sessions set): when a node dies after OnPublish returned and before
+	// the publish was stored, the node where the client resumes calls it
+	// again, with the same Client.Session and Seq, which OnPublish can use
+	// as an idempotency key. Nil accepts every publish.
 	OnPublish func(ctx context.Context, p Publication) error
 	// OnConnect, if set, is called once a connection carries a session
 	// (hello has been sent). Nil does nothing.

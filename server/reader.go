@@ -183,17 +183,13 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		if !srv.fits(f.Channel, f.Data) {
 			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
 		}
-		if !s.rate.take(time.Now(), srv.cfg.PublishRate, srv.cfg.PublishBurst) {
-			return &Refusal{Code: 4529, Reason: "rate limited: publish more slowly"}
-		}
-		if r := c.authorize(ctx, Publish, f.Channel); r != nil {
-			return r
-		}
-		if h := srv.cfg.OnPublish; h != nil {
-			p := Publication{Client: c.client, Channel: f.Channel, Data: f.Data, Seq: f.Seq}
-			if r := c.refusal(h(ctx, p), 5000); r != nil {
+		// A publish accepted before its Broker publish failed is not put
+		// to the hooks again.
+		if f.Seq > s.hooked {
+			if r := c.hooks(ctx, f); r != nil {
 				return r
 			}
+			s.hooked = f.Seq
 		}
 		if r := c.brokerRefusal(srv.cfg.Broker.Publish(ctx, Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq)})); r != nil {
 			return r
@@ -242,6 +238,24 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 			return c.brokerRefusal(c.unsubscribeClustered(ctx, f))
 		default:
 			srv.unsubscribe(s, f.Channel)
+		}
+	}
+	return nil
+}
+
+// hooks applies the rate limit, Authorize and OnPublish to a publish.
+func (c *conn) hooks(ctx context.Context, f *codec.Frame) *Refusal {
+	srv := c.srv
+	if !c.sess.rate.take(time.Now(), srv.cfg.PublishRate, srv.cfg.PublishBurst) {
+		return &Refusal{Code: 4529, Reason: "rate limited: publish more slowly"}
+	}
+	if r := c.authorize(ctx, Publish, f.Channel); r != nil {
+		return r
+	}
+	if h := srv.cfg.OnPublish; h != nil {
+		p := Publication{Client: c.client, Channel: f.Channel, Data: f.Data, Seq: f.Seq}
+		if r := c.refusal(h(ctx, p), 5000); r != nil {
+			return r
 		}
 	}
 	return nil

@@ -25,7 +25,8 @@ type session struct {
 	// one processed before it reads lastIn for its hello.
 	proc sync.Mutex
 
-	rate bucket // guarded by proc
+	rate   bucket // guarded by proc
+	hooked uint64 // highest publish the hooks accepted; guarded by proc
 
 	mu         sync.Mutex
 	token      string
