@@ -353,3 +353,73 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A session that moves to another node and back, subscribing on the way,
+// is rebuilt each time from the store and the log: the node it left holds
+// a stale copy, which it must not use.
+func TestSessionMovesBackAndForth(t *testing.T) {
+	eng := memcluster.New()
+	a := newNode(t, eng, &pubCount{n: map[string]int{}})
+	b := newNode(t, eng, &pubCount{n: map[string]int{}})
+	fr := &front{to: a.srv}
+	ts := httptest.NewServer(fr)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	cl, err := realtime.New(ts.URL, &realtime.Options{
+		Transports: transportsByName("longpoll"),
+		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1000)
+	handler := func(m realtime.Message) { got <- m.Channel + ":" + string(m.Data) }
+	if err := cl.Subscribe(ctx, "one", handler); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	publish := func(ch string, n int) {
+		for range n {
+			d := strconv.Itoa(len(want))
+			want = append(want, ch+":"+d)
+			if err := a.srv.Publish(ctx, ch, []byte(d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	move := func(to *node) {
+		fr.set(to.srv)
+		ts.CloseClientConnections()
+	}
+	publish("one", 50)
+	move(b)
+	if err := cl.Subscribe(ctx, "two", handler); err != nil {
+		t.Fatal(err)
+	}
+	publish("two", 50)
+	publish("one", 50)
+	move(a)
+	publish("two", 50)
+	for i, w := range want {
+		select {
+		case m := <-got:
+			if m != w {
+				t.Fatalf("delivery %d is %q, want %q", i, m, w)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%d of %d delivered", i, len(want))
+		}
+	}
+	if n := cl.Stats().ContinuityLost; n != 0 {
+		t.Errorf("continuity lost %d times", n)
+	}
+	if a.srv.Stats().Restored+b.srv.Stats().Restored < 1 {
+		t.Error("the session was never rebuilt on another node")
+	}
+	t.Logf("restored on a %d, on b %d", a.srv.Stats().Restored, b.srv.Stats().Restored)
+}
