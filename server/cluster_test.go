@@ -423,3 +423,52 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 	}
 	t.Logf("restored on a %d, on b %d", a.srv.Stats().Restored, b.srv.Stats().Restored)
 }
+
+// An idle session's resume point follows the log, so that retention of
+// other channels' traffic does not cost it its continuity.
+func TestIdleSessionFollowsTheLog(t *testing.T) {
+	eng := memcluster.New()
+	a := newNode(t, eng, &pubCount{n: map[string]int{}})
+	b := newNode(t, eng, &pubCount{n: map[string]int{}})
+	fr := &front{to: a.srv}
+	ts := httptest.NewServer(fr)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	cl := connectTo(t, ctx, ts.URL)
+	if err := cl.Subscribe(ctx, "quiet", func(realtime.Message) {}); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := a.srv.Publish(ctx, "busy", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, _ := a.bkr.Last(ctx)
+	// Wait for the node to store a resume point past the busy traffic.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for stored := uint64(0); stored < last; {
+		recs := eng.Snapshot()
+		if len(recs) == 1 {
+			stored = recs[0].Pos
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("resume point stayed at %d, log at %d", stored, last)
+		}
+	}
+	eng.Trim(last)
+	fr.set(b.srv)
+	a.kill(t)
+	if _, err := cl.WaitForState(ctx, realtime.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.WaitForState(ctx, realtime.StateConnected); err != nil {
+		t.Fatal(err)
+	}
+	if n := cl.Stats().ContinuityLost; n != 0 {
+		t.Errorf("continuity lost %d times", n)
+	}
+}

@@ -207,17 +207,14 @@ func (srv *Server) rebuild(ctx context.Context, s *session, chans []string) erro
 func (srv *Server) persist(s *session, force bool) error {
 	cs := s.cl
 	s.mu.Lock()
-	if s.ended {
+	moved := cs.ck.acked != cs.wAcked || cs.ck.pos != cs.wPos
+	due := force || s.lastIn > cs.stored || moved && time.Since(cs.wrote) >= checkpointEvery
+	if s.ended || !due {
 		s.mu.Unlock()
 		return nil
 	}
 	rec := s.recordLocked()
-	moved := rec.Acked != cs.wAcked || rec.Pos != cs.wPos
-	due := force || rec.LastIn > cs.stored || moved && time.Since(cs.wrote) >= checkpointEvery
 	s.mu.Unlock()
-	if !due {
-		return nil
-	}
 	ctx, cancel := srv.opCtx()
 	defer cancel()
 	if err := srv.cl.store.Update(ctx, &rec); err != nil {
@@ -270,6 +267,11 @@ func (srv *Server) touch() {
 		}
 		s.mu.Lock()
 		connected := s.conn != nil
+		if s.acked == s.nextOut && !s.cl.replaying && !s.ended {
+			// Nothing kept: the resume point follows the log, so that an
+			// idle session is not left behind what the log keeps.
+			s.checkpointLocked(s.acked)
+		}
 		s.mu.Unlock()
 		var err error
 		if connected {

@@ -305,9 +305,13 @@ func (s store) Delete(ctx context.Context, id string, version uint64) error {
 	return nil
 }
 
-// Records returns how many session records the store holds.
-func (c *Cluster) Records() int {
+// Snapshot returns a copy of every session record the store holds.
+func (c *Cluster) Snapshot() []server.SessionRecord {
 	c.smu.Lock()
 	defer c.smu.Unlock()
-	return len(c.sessions)
+	out := make([]server.SessionRecord, 0, len(c.sessions))
+	for _, r := range c.sessions {
+		out = append(out, r)
+	}
+	return out
 }
