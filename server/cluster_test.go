@@ -472,3 +472,35 @@ func TestIdleSessionFollowsTheLog(t *testing.T) {
 		t.Errorf("continuity lost %d times", n)
 	}
 }
+
+// A client's publish on one node reaches a subscriber on another, in order.
+func TestPublishCrossesNodes(t *testing.T) {
+	eng := memcluster.New()
+	a := newNode(t, eng, &pubCount{n: map[string]int{}})
+	b := newNode(t, eng, &pubCount{n: map[string]int{}})
+	ta, tb := httptest.NewServer(a.srv), httptest.NewServer(b.srv)
+	defer ta.Close()
+	defer tb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	sub, pub := connectTo(t, ctx, ta.URL), connectTo(t, ctx, tb.URL)
+	got := make(chan string, 100)
+	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if err := pub.Publish(ctx, "c", []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		select {
+		case m := <-got:
+			if m != strconv.Itoa(i) {
+				t.Fatalf("delivery %d is %q", i, m)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%d of 100 delivered", i)
+		}
+	}
+}
