@@ -47,8 +47,9 @@ type Log interface {
 	Delivered() uint64
 	// Read calls fn, in position order and one call at a time, with each
 	// publication on one of channels whose position is above from and at
-	// most to, until fn returns false. It returns ErrTrimmed when the log
-	// no longer holds every publication above from.
+	// most to, with its Pos and the ID it was published with, until fn
+	// returns false. It returns ErrTrimmed when the log no longer holds
+	// every publication above from.
 	Read(ctx context.Context, from, to uint64, channels []string, fn func(Message) bool) error
 }
 

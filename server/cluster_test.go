@@ -504,3 +504,55 @@ func TestPublishCrossesNodes(t *testing.T) {
 		}
 	}
 }
+
+// A publish the node stored but whose LastIn it could not store is not
+// processed again, nor put to OnPublish again, by the node where the
+// session resumes.
+func TestPublishStoredByAnotherNodeIsNotRedone(t *testing.T) {
+	eng := memcluster.New()
+	pa, pb := &pubCount{n: map[string]int{}}, &pubCount{n: map[string]int{}}
+	a, b := newNode(t, eng, pa), newNode(t, eng, pb)
+	fr := &front{to: a.srv}
+	ts, tb := httptest.NewServer(fr), httptest.NewServer(b.srv)
+	defer ts.Close()
+	defer tb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
+	defer cancel()
+	sub, cl := connectTo(t, ctx, tb.URL), connectTo(t, ctx, ts.URL)
+	got := make(chan string, 4)
+	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	eng.SetStoreDown(true) // the log takes the publish, the store not its LastIn
+	r, err := cl.PublishAsync("c", []byte("once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "once" {
+			t.Fatalf("got %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the publish was not delivered")
+	}
+	fr.set(b.srv)
+	eng.SetStoreDown(false)
+	if err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if na, nb := pa.get("once"), pb.get("once"); na != 1 || nb != 0 {
+		t.Errorf("OnPublish called %d times on a, %d on b", na, nb)
+	}
+	if n := b.srv.Stats().Restored; n < 1 {
+		t.Errorf("the session was not rebuilt on b (%d)", n)
+	}
+	if n := cl.Stats().ContinuityLost; n != 0 {
+		t.Errorf("continuity lost %d times", n)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("delivered again: %q", m)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
@@ -107,6 +109,7 @@ func (c *conn) resumeClustered(connect codec.Frame) (s *session, refused bool) {
 	s.cl = newClusterSession(rec.ID, rec.Acked, rec.Pos, rec.Subs)
 	s.cl.replaying, s.cl.stored, s.cl.version = true, rec.LastIn, rec.Version
 	s.cl.wAcked, s.cl.wPos = rec.Acked, rec.Pos
+	s.cl.doubt = doubt{above: rec.LastIn, upTo: rec.LastIn + Window, from: rec.Pos}
 	for _, ch := range rec.Subs {
 		s.subs[ch] = struct{}{}
 	}
@@ -352,4 +355,50 @@ func (c *conn) unsubscribeClustered(ctx context.Context, f *codec.Frame) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// doubt covers the publishes a session rebuilt on this node may receive
+// again although the node that served it before stored them: that node
+// died, or lost the session to this one, after storing a publish and
+// before storing LastIn. The client can have sent at most Window of them.
+type doubt struct {
+	above, upTo uint64                     // client seqs in (above, upTo]
+	from        uint64                     // the log position to look from
+	seen        map[string]map[uint64]bool // by channel: seqs found stored
+}
+
+// storedElsewhere reports whether the client's publish f is in the log
+// already, published by another node for this session. The first publish
+// on a channel reads the channel's part of the log once.
+func (c *conn) storedElsewhere(ctx context.Context, f *codec.Frame) (bool, error) {
+	s := c.sess
+	d := &s.cl.doubt
+	if f.Seq <= d.above || f.Seq > d.upTo {
+		return false, nil
+	}
+	seen, ok := d.seen[f.Channel]
+	if !ok {
+		last, err := c.srv.cl.log.Last(ctx)
+		if err != nil {
+			return false, err
+		}
+		seen = map[uint64]bool{}
+		prefix := s.id + ":"
+		err = c.srv.cl.log.Read(ctx, d.from, last, []string{f.Channel}, func(m Message) bool {
+			if rest, ok := strings.CutPrefix(m.ID, prefix); ok {
+				if seq, err := strconv.ParseUint(rest, 10, 64); err == nil {
+					seen[seq] = true
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return false, err
+		}
+		if d.seen == nil {
+			d.seen = map[string]map[uint64]bool{}
+		}
+		d.seen[f.Channel] = seen
+	}
+	return seen[f.Seq], nil
 }

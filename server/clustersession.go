@@ -46,6 +46,7 @@ type clusterSession struct {
 	moved bool // another node took the session: never delete its record
 
 	// Guarded by session.proc.
+	doubt        doubt     // publishes another node may have stored
 	version      uint64    // the store's revision of the record last written
 	wrote        time.Time // when the record was last written
 	wAcked, wPos uint64    // the resume point last written

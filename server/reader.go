@@ -183,6 +183,16 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 		if !srv.fits(f.Channel, f.Data) {
 			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
 		}
+		if s.cl != nil && f.Seq > s.hooked {
+			// Stored by the node that served the session before?
+			switch stored, err := c.storedElsewhere(ctx, f); {
+			case err != nil:
+				return c.brokerRefusal(err)
+			case stored:
+				s.hooked = f.Seq
+				return nil
+			}
+		}
 		// A publish accepted before its Broker publish failed is not put
 		// to the hooks again.
 		if f.Seq > s.hooked {

@@ -19,7 +19,8 @@ var ErrDown = errors.New("memcluster: engine unreachable")
 
 // Cluster is the shared engine.
 type Cluster struct {
-	down atomic.Bool
+	down      atomic.Bool
+	storeDown atomic.Bool // the SessionStore alone is unreachable
 
 	mu    sync.Mutex
 	log   []server.Message // log[i].Pos == first+i
@@ -39,6 +40,17 @@ func New() *Cluster {
 
 // SetDown makes the engine unreachable (true) or reachable again.
 func (c *Cluster) SetDown(down bool) { c.down.Store(down) }
+
+// SetStoreDown makes the SessionStore alone unreachable, or reachable
+// again: the log keeps working.
+func (c *Cluster) SetStoreDown(down bool) { c.storeDown.Store(down) }
+
+func (c *Cluster) storeErr() error {
+	if c.down.Load() || c.storeDown.Load() {
+		return ErrDown
+	}
+	return nil
+}
 
 // Trim forgets the publications up to pos, as retention would.
 func (c *Cluster) Trim(pos uint64) {
@@ -249,8 +261,8 @@ func (s store) write(ctx context.Context, rec *server.SessionRecord, create bool
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.c.down.Load() {
-		return ErrDown
+	if err := s.c.storeErr(); err != nil {
+		return err
 	}
 	s.c.smu.Lock()
 	defer s.c.smu.Unlock()
@@ -275,8 +287,8 @@ func (s store) Load(ctx context.Context, id string) (*server.SessionRecord, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if s.c.down.Load() {
-		return nil, ErrDown
+	if err := s.c.storeErr(); err != nil {
+		return nil, err
 	}
 	s.c.smu.Lock()
 	defer s.c.smu.Unlock()
@@ -289,8 +301,8 @@ func (s store) Load(ctx context.Context, id string) (*server.SessionRecord, erro
 }
 
 func (s store) Delete(ctx context.Context, id string, version uint64) error {
-	if s.c.down.Load() {
-		return ErrDown
+	if err := s.c.storeErr(); err != nil {
+		return err
 	}
 	s.c.smu.Lock()
 	defer s.c.smu.Unlock()
