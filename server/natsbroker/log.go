@@ -1,0 +1,112 @@
+package natsbroker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/realtimekit/realtime/server"
+)
+
+// Last implements server.Log: the stream's last sequence.
+func (c *Cluster) Last(ctx context.Context) (uint64, error) {
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		c.health.failed(err)
+		return 0, fmt.Errorf("natsbroker: stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Delivered implements server.Log.
+func (c *Cluster) Delivered() uint64 { return c.delivered.Load() }
+
+// Read implements server.Log with an ephemeral ordered consumer filtered
+// on the channels' subjects, from the sequence after from.
+func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, fn func(server.Message) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if to <= from || len(channels) == 0 {
+		return nil
+	}
+	if err := c.checkKept(ctx, from); err != nil {
+		return err
+	}
+	subjects := make([]string, 0, len(channels))
+	seen := make(map[string]bool, len(channels))
+	for _, ch := range channels {
+		if !seen[ch] {
+			seen[ch] = true
+			subjects = append(subjects, c.msgPre+channelToken(ch))
+		}
+	}
+	oc, err := c.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: subjects,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from + 1,
+	})
+	if err != nil {
+		c.health.failed(err)
+		return fmt.Errorf("natsbroker: read: %w", err)
+	}
+	info, err := oc.Info(ctx)
+	if err != nil {
+		c.health.failed(err)
+		return fmt.Errorf("natsbroker: read: %w", err)
+	}
+	// Trimmed between the first check and the consumer's start?
+	if err := c.checkKept(ctx, from); err != nil {
+		return err
+	}
+	if info.NumPending == 0 {
+		return nil
+	}
+	it, err := oc.Messages()
+	if err != nil {
+		return fmt.Errorf("natsbroker: read: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("natsbroker: read: %w", ctx.Err())
+			}
+			return fmt.Errorf("natsbroker: read: %w", err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("natsbroker: read: %w", err)
+		}
+		pos := meta.Sequence.Stream
+		if pos > to {
+			return nil
+		}
+		ch, err := channelOf(msg.Subject(), c.msgPre)
+		if err != nil {
+			return fmt.Errorf("natsbroker: read: %w", err)
+		}
+		m := server.Message{Channel: ch, Data: msg.Data(), ID: msg.Headers().Get(jetstream.MsgIDHeader), Pos: pos}
+		if !fn(m) || meta.NumPending == 0 || pos == to {
+			return nil
+		}
+	}
+}
+
+// checkKept returns server.ErrTrimmed when the stream no longer holds
+// every sequence above from.
+func (c *Cluster) checkKept(ctx context.Context, from uint64) error {
+	info, err := c.stream.Info(ctx)
+	if err != nil {
+		c.health.failed(err)
+		return fmt.Errorf("natsbroker: stream info: %w", err)
+	}
+	if info.State.FirstSeq > from+1 {
+		return server.ErrTrimmed
+	}
+	return nil
+}
