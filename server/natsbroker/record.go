@@ -8,18 +8,20 @@ import (
 )
 
 // A session record is stored as JSON with a version number, so that a
-// later format can be told apart: {"v":1,"id":…}. Version is the KV
-// revision and is not stored.
+// later format can be told apart: {"v":1,"id":…}. Every string is any
+// byte string (channel names need not be UTF-8, which JSON strings would
+// alter), so each is stored as base64. Version is the KV revision and is
+// not stored.
 type recordV1 struct {
 	V         int      `json:"v"`
-	ID        string   `json:"id"`
-	Owner     string   `json:"o,omitempty"`
-	Token     string   `json:"t,omitempty"`
-	PrevToken string   `json:"pt,omitempty"`
+	ID        []byte   `json:"id"`
+	Owner     []byte   `json:"o,omitempty"`
+	Token     []byte   `json:"t,omitempty"`
+	PrevToken []byte   `json:"pt,omitempty"`
 	LastIn    uint64   `json:"in,omitempty"`
 	Acked     uint64   `json:"ack,omitempty"`
 	Pos       uint64   `json:"pos,omitempty"`
-	Subs      []string `json:"subs,omitempty"`
+	Subs      [][]byte `json:"subs,omitempty"`
 }
 
 // ErrCorruptRecord is returned by Load when a stored record cannot be
@@ -28,8 +30,9 @@ var ErrCorruptRecord = errors.New("natsbroker: corrupt session record")
 
 func encodeRecord(rec *server.SessionRecord) ([]byte, error) {
 	return json.Marshal(recordV1{
-		V: 1, ID: rec.ID, Owner: rec.Owner, Token: rec.Token, PrevToken: rec.PrevToken,
-		LastIn: rec.LastIn, Acked: rec.Acked, Pos: rec.Pos, Subs: rec.Subs,
+		V: 1, ID: []byte(rec.ID), Owner: []byte(rec.Owner), Token: []byte(rec.Token),
+		PrevToken: []byte(rec.PrevToken), LastIn: rec.LastIn, Acked: rec.Acked, Pos: rec.Pos,
+		Subs: subsBytes(rec.Subs),
 	})
 }
 
@@ -38,11 +41,34 @@ func decodeRecord(b []byte) (*server.SessionRecord, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, ErrCorruptRecord
 	}
-	if r.V != 1 || r.ID == "" {
+	if r.V != 1 || len(r.ID) == 0 {
 		return nil, ErrCorruptRecord
 	}
 	return &server.SessionRecord{
-		ID: r.ID, Owner: r.Owner, Token: r.Token, PrevToken: r.PrevToken,
-		LastIn: r.LastIn, Acked: r.Acked, Pos: r.Pos, Subs: r.Subs,
+		ID: string(r.ID), Owner: string(r.Owner), Token: string(r.Token),
+		PrevToken: string(r.PrevToken), LastIn: r.LastIn, Acked: r.Acked, Pos: r.Pos,
+		Subs: subsStrings(r.Subs),
 	}, nil
+}
+
+func subsBytes(subs []string) [][]byte {
+	if subs == nil {
+		return nil
+	}
+	out := make([][]byte, len(subs))
+	for i, s := range subs {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+func subsStrings(subs [][]byte) []string {
+	if subs == nil {
+		return nil
+	}
+	out := make([]string, len(subs))
+	for i, s := range subs {
+		out[i] = string(s)
+	}
+	return out
 }
