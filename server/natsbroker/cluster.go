@@ -31,6 +31,7 @@ type Cluster struct {
 	subs   map[string]*subscription
 
 	delivered atomic.Uint64
+	oc        jetstream.Consumer // this node's ordered consumer
 	consume   jetstream.MessagesContext
 	done      chan struct{} // closed when the delivery loop ended
 	health    health
@@ -121,6 +122,7 @@ func (c *Cluster) startDeliveries(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: consumer: %w", err)
 	}
+	c.oc = oc
 	c.consume, err = oc.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("natsbroker: consumer: %w", err)
@@ -251,10 +253,13 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	select {
 	case <-c.done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("natsbroker: close: %w", ctx.Err())
 	}
+	if c.nc.IsConnected() {
+		c.dropConsumer(c.oc)
+	}
+	return nil
 }
 
 func (c *Cluster) isClosed() bool {

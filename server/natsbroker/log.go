@@ -2,7 +2,9 @@ package natsbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -46,11 +48,14 @@ func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, 
 		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from + 1,
+		// A backstop: the consumer is deleted when Read returns.
+		InactiveThreshold: readInactive,
 	})
 	if err != nil {
 		c.health.failed(err)
 		return fmt.Errorf("natsbroker: read: %w", err)
 	}
+	defer c.dropConsumer(oc)
 	info, err := oc.Info(ctx)
 	if err != nil {
 		c.health.failed(err)
@@ -94,6 +99,24 @@ func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, 
 		if !fn(m) || meta.NumPending == 0 || pos == to {
 			return nil
 		}
+	}
+}
+
+// readInactive is how long a Read's consumer outlives a Read that could
+// not delete it (its connection lost).
+const readInactive = 30 * time.Second
+
+// dropConsumer deletes the ephemeral consumer oc now rather than leaving
+// it to its inactivity threshold, so that Reads do not pile consumers up.
+func (c *Cluster) dropConsumer(oc jetstream.Consumer) {
+	info := oc.CachedInfo()
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.stream.DeleteConsumer(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c.opts.Logger.Debug("natsbroker: read consumer left to expire", "err", err)
 	}
 }
 
