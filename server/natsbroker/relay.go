@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -18,6 +19,9 @@ import (
 // relayOverhead is what a relayed request adds to its body on the wire
 // (subject, reply inbox, protocol line), kept free of MaxPayload.
 const relayOverhead = 1024
+
+// flushTimeout bounds the wait for the server to confirm a subscription.
+const flushTimeout = 5 * time.Second
 
 // ErrTooLarge is returned by Forward when a request does not fit in the
 // connection's MaxPayload: NATS max_payload must exceed the servers'
@@ -48,7 +52,11 @@ func (r relay) Serve(node string, handle func(ctx context.Context, req []byte) [
 	sub, err := r.c.nc.Subscribe(r.subject(node), func(msg *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
-		if stopped || msg.Reply == "" {
+		if msg.Reply == "" {
+			return
+		}
+		if stopped { // arrived before the server saw the unsubscribe
+			_ = msg.Respond(statusAnswer(http.StatusServiceUnavailable, "node stopping"))
 			return
 		}
 		select {
@@ -75,7 +83,7 @@ func (r relay) Serve(node string, handle func(ctx context.Context, req []byte) [
 		return nil, fmt.Errorf("natsbroker: relay: %w", err)
 	}
 	// The subscription must be known to the server before anyone forwards.
-	if err := r.c.nc.Flush(); err != nil {
+	if err := r.c.nc.FlushTimeout(flushTimeout); err != nil {
 		_ = sub.Unsubscribe()
 		cancel()
 		return nil, fmt.Errorf("natsbroker: relay: %w", err)
@@ -84,6 +92,9 @@ func (r relay) Serve(node string, handle func(ctx context.Context, req []byte) [
 	stop := func() {
 		once.Do(func() {
 			_ = sub.Unsubscribe()
+			// Once the server has the unsubscribe, a Forward finds no
+			// responder and returns ErrNodeGone at once.
+			_ = r.c.nc.FlushTimeout(flushTimeout)
 			mu.Lock()
 			stopped = true
 			mu.Unlock()

@@ -13,89 +13,107 @@ import (
 	"github.com/realtimekit/realtime/server"
 )
 
+func readAnswer(t *testing.T, b []byte) *http.Response {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
 func TestRelayForward(t *testing.T) {
 	s := startServer(t)
 	a := newCluster(t, s.ClientURL(), Options{})
 	b := newCluster(t, s.ClientURL(), Options{})
 	ctx := testCtx(t)
-	stop, err := b.Relay().Serve("node.b*", func(_ context.Context, req []byte) []byte {
-		return append([]byte("answer to "), req...)
+
+	_, err := a.Relay().Forward(ctx, "node-b", []byte("GET / HTTP/1.1\r\n\r\n"))
+	require.ErrorIs(t, err, server.ErrNodeGone, "nobody serves node-b yet")
+
+	stop, err := b.Relay().Serve("node-b", func(_ context.Context, req []byte) []byte {
+		return append([]byte("echo:"), req...)
 	})
 	require.NoError(t, err)
-	ans, err := a.Relay().Forward(ctx, "node.b*", []byte("GET / HTTP/1.1\r\n\r\n"))
+	// A node name is any string: it is encoded in the subject.
+	stopOdd, err := b.Relay().Serve("odd.*>", func(context.Context, []byte) []byte { return []byte("odd") })
 	require.NoError(t, err)
-	require.Equal(t, "answer to GET / HTTP/1.1\r\n\r\n", string(ans))
 
-	_, err = a.Relay().Forward(ctx, "node.c", []byte("x"))
-	require.ErrorIs(t, err, server.ErrNodeGone)
+	ans, err := a.Relay().Forward(ctx, "node-b", []byte("ping"))
+	require.NoError(t, err)
+	require.Equal(t, "echo:ping", string(ans))
+	ans, err = a.Relay().Forward(ctx, "odd.*>", nil)
+	require.NoError(t, err)
+	require.Equal(t, "odd", string(ans))
+
 	stop()
-	_, err = a.Relay().Forward(ctx, "node.b*", []byte("x"))
+	stop() // idempotent
+	stopOdd()
+	_, err = a.Relay().Forward(ctx, "node-b", []byte("ping"))
 	require.ErrorIs(t, err, server.ErrNodeGone, "after stop")
-	stop() // a second stop is harmless
 
 	big := make([]byte, a.nc.MaxPayload())
-	_, err = a.Relay().Forward(ctx, "node.b*", big)
+	_, err = a.Relay().Forward(ctx, "node-b", big)
 	require.ErrorIs(t, err, ErrTooLarge)
+	require.NotContains(t, err.Error(), "node-b")
 }
 
 func TestRelayBounded(t *testing.T) {
 	s := startServer(t)
-	const limit = 4
 	a := newCluster(t, s.ClientURL(), Options{})
-	b := newCluster(t, s.ClientURL(), Options{maxRelay: limit})
+	b := newCluster(t, s.ClientURL(), Options{maxRelay: 2})
 	ctx := testCtx(t)
-	var running, most atomic.Int32
+
+	held := make(chan struct{}, 2)
 	release := make(chan struct{})
-	stopped := make(chan struct{})
-	stop, err := b.Relay().Serve("b", func(hctx context.Context, req []byte) []byte {
-		n := running.Add(1)
+	var running atomic.Int32
+	stop, err := b.Relay().Serve("n", func(hctx context.Context, req []byte) []byte {
+		running.Add(1)
 		defer running.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
+		held <- struct{}{}
 		select {
 		case <-release:
-		case <-hctx.Done(): // stop ends held requests
-			return []byte("stopped")
+		case <-hctx.Done():
 		}
-		return []byte("ok")
+		return []byte("HTTP/1.1 204 No Content\r\n\r\n")
 	})
 	require.NoError(t, err)
-	held := make(chan []byte, limit)
-	for range limit {
+
+	type result struct {
+		ans []byte
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
 		go func() {
-			ans, err := a.Relay().Forward(ctx, "b", []byte("poll"))
-			if err != nil {
-				ans = []byte(err.Error())
-			}
-			held <- ans
+			ans, err := a.Relay().Forward(ctx, "n", []byte("poll"))
+			results <- result{ans, err}
 		}()
 	}
-	waitFor(t, "the held requests", func() bool { return running.Load() == limit })
-	ans, err := a.Relay().Forward(ctx, "b", []byte("one more"))
+	<-held
+	<-held
+	// Both slots are taken: the third request is answered 503 at once.
+	ans, err := a.Relay().Forward(ctx, "n", []byte("poll"))
 	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(ans)), nil)
-	require.NoError(t, err)
+	resp := readAnswer(t, ans)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
-	require.NoError(t, resp.Body.Close())
 
 	close(release)
-	for range limit {
-		require.Equal(t, "ok", string(<-held))
+	for range 2 {
+		r := <-results
+		require.NoError(t, r.err)
+		require.Equal(t, http.StatusNoContent, readAnswer(t, r.ans).StatusCode)
 	}
-	require.Equal(t, int32(limit), most.Load())
 
-	// stop waits for a handle in progress, whose ctx it ends.
-	release2 := make(chan struct{})
-	stop2, err := b.Relay().Serve("c", func(hctx context.Context, _ []byte) []byte {
-		close(release2)
-		<-hctx.Done()
-		return nil
-	})
-	require.NoError(t, err)
-	go func() { _, _ = a.Relay().Forward(ctx, "c", []byte("x")) }()
-	<-release2
-	stop2()
-	close(stopped)
+	// stop cancels the handles' context and waits for them.
+	release = make(chan struct{})
+	forwarded := make(chan error, 1)
+	go func() {
+		_, err := a.Relay().Forward(ctx, "n", []byte("poll"))
+		forwarded <- err
+	}()
+	<-held
 	stop()
+	require.Zero(t, running.Load(), "a handle still runs after stop")
+	require.NoError(t, <-forwarded, "the held request is answered")
 }
