@@ -116,8 +116,12 @@ func (c *natsCluster) connect(first int, only bool) *nats.Conn {
 			}
 		}
 	}
-	nc, err := nats.Connect(strings.Join(servers, ","), nats.DontRandomize(), nats.MaxReconnects(-1),
-		nats.ReconnectWait(50*time.Millisecond), nats.NoCallbacksAfterClientClose())
+	opts := []nats.Option{nats.DontRandomize(), nats.MaxReconnects(-1),
+		nats.ReconnectWait(50 * time.Millisecond), nats.NoCallbacksAfterClientClose()}
+	if only { // not the servers the cluster tells of
+		opts = append(opts, nats.IgnoreDiscoveredServers())
+	}
+	nc, err := nats.Connect(strings.Join(servers, ","), opts...)
 	require.NoError(c.t, err)
 	c.t.Cleanup(nc.Close)
 	return nc
