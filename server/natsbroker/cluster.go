@@ -142,6 +142,7 @@ func (c *Cluster) deliveries() {
 				return
 			}
 			c.opts.Logger.Warn("natsbroker: deliveries", "err", err)
+			time.Sleep(100 * time.Millisecond) // no busy loop on a lasting error
 			continue
 		}
 		meta, err := msg.Metadata()
@@ -175,6 +176,11 @@ func (c *Cluster) Publish(ctx context.Context, m server.Message) error {
 	}
 	if c.isClosed() {
 		return server.ErrClosed
+	}
+	// While reconnecting, the client would buffer the publication and
+	// send it later, after this call failed for its ctx: refuse it now.
+	if !c.nc.IsConnected() {
+		return fmt.Errorf("natsbroker: publish: %w", ErrNotConnected)
 	}
 	var popts []jetstream.PublishOpt
 	if m.ID != "" {
