@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/realtimekit/realtime/server"
@@ -75,8 +76,25 @@ func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, 
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	read := from // the last position handed to fn, or from
 	for {
-		msg, err := it.Next()
+		msg, err := it.Next(jetstream.NextMaxWait(readIdle))
+		if errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+			// What was pending may have been trimmed since: then nothing
+			// comes, and waiting longer would hang.
+			if err := c.checkKept(ctx, read); err != nil {
+				return err
+			}
+			info, err := oc.Info(ctx)
+			if err != nil {
+				c.health.failed(err)
+				return fmt.Errorf("natsbroker: read: %w", err)
+			}
+			if info.NumPending == 0 {
+				return nil
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("natsbroker: read: %w", ctx.Err())
@@ -96,11 +114,16 @@ func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, 
 			return fmt.Errorf("natsbroker: read: %w", err)
 		}
 		m := server.Message{Channel: ch, Data: msg.Data(), ID: msg.Headers().Get(jetstream.MsgIDHeader), Pos: pos}
+		read = pos
 		if !fn(m) || meta.NumPending == 0 || pos == to {
 			return nil
 		}
 	}
 }
+
+// readIdle is how long a Read waits for the next pending publication
+// before it checks whether the stream still holds it.
+const readIdle = time.Second
 
 // readInactive is how long a Read's consumer outlives a Read that could
 // not delete it (its connection lost).
