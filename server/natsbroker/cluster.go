@@ -177,6 +177,9 @@ func (c *Cluster) Publish(ctx context.Context, m server.Message) error {
 	if c.isClosed() {
 		return server.ErrClosed
 	}
+	if len(m.Channel) > MaxChannel {
+		return fmt.Errorf("natsbroker: publish: %w", ErrChannelTooLong)
+	}
 	// While reconnecting, the client would buffer the publication and
 	// send it later, after this call failed for its ctx: refuse it now.
 	if !c.nc.IsConnected() {

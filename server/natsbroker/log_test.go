@@ -144,6 +144,16 @@ func TestLogDuplicateIDStoredOnce(t *testing.T) {
 	require.Equal(t, "s1:7", got[0].ID)
 }
 
+func TestPublishLongChannel(t *testing.T) {
+	s := startServer(t)
+	c := newCluster(t, s.ClientURL(), Options{})
+	ctx := testCtx(t)
+	long := string(make([]byte, MaxChannel+1))
+	require.ErrorIs(t, c.Publish(ctx, server.Message{Channel: long}), ErrChannelTooLong)
+	require.NoError(t, c.Publish(ctx, server.Message{Channel: long[:MaxChannel]}), "the longest channel")
+	require.NoError(t, c.Healthy(), "the connection is intact")
+}
+
 func TestNewRejectsBadOptions(t *testing.T) {
 	for _, o := range []Options{{Prefix: "a.b"}, {Prefix: "a b"}, {Replicas: -1}, {Retention: -time.Second}, {Retention: time.Minute, DedupWindow: time.Hour}} {
 		_, err := New(testCtx(t), nil, o)

@@ -13,6 +13,15 @@ import (
 
 const emptyToken = "="
 
+// MaxChannel is the longest channel name Publish takes, in bytes: its
+// subject must fit in a NATS protocol line (max_control_line, 4 KiB by
+// default), and the server's channels are at most 255 bytes.
+const MaxChannel = 1024
+
+// ErrChannelTooLong is returned by Publish for a channel name longer than
+// MaxChannel.
+var ErrChannelTooLong = errors.New("natsbroker: channel name too long for a NATS subject")
+
 func channelToken(channel string) string {
 	if channel == "" {
 		return emptyToken
