@@ -37,6 +37,7 @@ type config struct {
 	verbose   bool
 	quick     bool
 	fanout    string
+	cluster   string
 }
 
 func main() {
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&cfg.benchtime, "benchtime", "1s", "duration (or Nx count) of each benchmark round")
 	flag.IntVar(&cfg.clients, "clients", 1000, "idle clients connected to measure the footprint")
 	flag.StringVar(&cfg.fanout, "fanout", "200x", "messages (Nx) of each fan-out round")
+	flag.StringVar(&cfg.cluster, "cluster", "200x", "rounds (Nx) of each several-nodes benchmark (the resume benchmark runs 10x); empty skips them")
 	flag.BoolVar(&cfg.pin, "pin", true, "pin the benchmarks to CPU 0 with taskset, when installed")
 	flag.BoolVar(&cfg.verbose, "v", false, "copy the benchmarks' raw output to stderr")
 	flag.BoolVar(&cfg.quick, "quick", false, "run everything once, briefly, to prove it works; the numbers mean nothing")
@@ -57,7 +59,7 @@ func main() {
 	}
 	flag.Parse()
 	if cfg.quick {
-		cfg.count, cfg.benchtime, cfg.clients, cfg.fanout = 1, "20x", 20, "20x"
+		cfg.count, cfg.benchtime, cfg.clients, cfg.fanout, cfg.cluster = 1, "20x", 20, "20x", "5x"
 	}
 	log.SetFlags(0)
 	log.SetPrefix("realtime-bench: ")
@@ -104,6 +106,12 @@ func run(w io.Writer, cfg config) error {
 	if err != nil {
 		return err
 	}
+	var cluster bench.Results
+	if cfg.cluster != "" {
+		if cluster, err = runCluster(root, tmp, pin, cfg); err != nil {
+			return err
+		}
+	}
 	log.Printf("building the minimal client for arm")
 	sizes, err := binarySizes(root, tmp)
 	if err != nil {
@@ -122,6 +130,10 @@ func run(w io.Writer, cfg config) error {
 	missing = append(missing, foot.FootprintTable(w, []string{"websocket", "sse", "longpoll"})...)
 	fmt.Fprintf(w, "\nServer fan-out: the backend publishes 64 B messages to 1,000 subscribers on one node (%s per round; paced: 50 msgs/s), beside a raw coder/websocket loop writing to 1,000 plain clients; memory counts client and server ends together:\n\n", cfg.fanout)
 	missing = append(missing, fan.FanOutTable(w)...)
+	if cfg.cluster != "" {
+		fmt.Fprintf(w, "\nSeveral nodes (server/natsbroker): server.Server nodes on a 1-node embedded NATS JetStream, each on its own connection, WebSocket clients in the same process; raw: a NATS core publish→subscribe in the same run (%s per round, the resume 10x):\n\n", cfg.cluster)
+		missing = append(missing, cluster.ClusterTable(w)...)
+	}
 	fmt.Fprintf(w, "\nStripped binary size (CGO_ENABLED=0, -trimpath -ldflags='-s -w'):\n\n| Program | linux/arm GOARM=7 | linux/arm64 |\n|---|---|---|\n")
 	for _, s := range sizes {
 		name := s.pkg
@@ -136,7 +148,36 @@ func run(w io.Writer, cfg config) error {
 	return nil
 }
 
+// runCluster builds the benchmarks of the server/natsbroker module (a
+// module of its own, so that the SDK's users never download NATS) and runs
+// them.
+func runCluster(root, tmp, pin string, cfg config) (bench.Results, error) {
+	dir := filepath.Join(root, "server", "natsbroker")
+	bin := filepath.Join(tmp, "natsbroker.test")
+	log.Printf("building the several-nodes benchmarks")
+	if err := goRun(dir, nil, "test", "-c", "-o", bin, "."); err != nil {
+		return nil, err
+	}
+	log.Printf("running the several-nodes benchmarks")
+	res, err := runBenchIn(dir, bin, pin, cfg, "^Benchmark(LatencyCoreNATS|LatencyJetStreamOrdered|LatencyBroker|ClusterCrossNode|ClusterFanOut)$", cfg.cluster)
+	if err != nil {
+		return nil, err
+	}
+	resume, err := runBenchIn(dir, bin, pin, cfg, "^BenchmarkClusterResume$", "10x")
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range resume {
+		res[k] = v
+	}
+	return res, nil
+}
+
 func runBench(root, testBin, pin string, cfg config, pattern, benchtime string, extra ...string) (bench.Results, error) {
+	return runBenchIn(filepath.Join(root, "internal", "bench"), testBin, pin, cfg, pattern, benchtime, extra...)
+}
+
+func runBenchIn(dir, testBin, pin string, cfg config, pattern, benchtime string, extra ...string) (bench.Results, error) {
 	args := append([]string{"-test.run", "^$", "-test.bench", pattern,
 		"-test.count", strconv.Itoa(cfg.count), "-test.benchtime", benchtime,
 		"-test.timeout", "60m"}, extra...)
@@ -146,7 +187,7 @@ func runBench(root, testBin, pin string, cfg config, pattern, benchtime string, 
 		name = pin
 	}
 	cmd := exec.Command(name, args...)
-	cmd.Dir = filepath.Join(root, "internal", "bench")
+	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr

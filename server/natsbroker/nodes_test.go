@@ -70,7 +70,7 @@ type serverNode struct {
 	once sync.Once
 }
 
-func newServerNode(t *testing.T, url string) *serverNode {
+func newServerNode(t testing.TB, url string) *serverNode {
 	t.Helper()
 	c, err := New(testCtx(t), connect(t, url), Options{})
 	if err != nil {
