@@ -1,0 +1,54 @@
+//go:build natsbroker
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/realtimekit/realtime/server"
+	"github.com/realtimekit/realtime/server/natsbroker"
+)
+
+// setup joins the cluster when -nats is set: one NATS connection that
+// reconnects forever, and the natsbroker Cluster on it as the server's
+// Broker, session store and Relay. The returned func closes both.
+func (c *clusterFlags) setup(ctx context.Context, cfg *server.Config, log *slog.Logger) (func(), error) {
+	if c.natsURL == "" {
+		return func() {}, nil
+	}
+	name := "realtime-server"
+	if cfg.Node != "" {
+		name += " " + cfg.Node
+	}
+	nc, err := nats.Connect(c.natsURL,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(c.reconnectWait),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats: disconnected", "error", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats: reconnected") }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("-nats: %w", err)
+	}
+	cl, err := natsbroker.New(ctx, nc, natsbroker.Options{Prefix: c.prefix, Replicas: c.replicas})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("-nats: %w", err)
+	}
+	cfg.Broker = cl
+	cfg.Sessions = cl.Sessions() // the session layer's Config field (issue 12)
+	cfg.Relay = cl.Relay()
+	log.Info("cluster node", "node", cfg.Node, "replicas", c.replicas, "prefix", c.prefix)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = cl.Close(ctx)
+		nc.Close()
+	}, nil
+}
