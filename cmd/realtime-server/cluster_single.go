@@ -1,5 +1,3 @@
-//go:build !natsbroker
-
 package main
 
 import (
@@ -10,9 +8,9 @@ import (
 	"github.com/realtimekit/realtime/server"
 )
 
-// setup is the single-node build's: -nats needs the build with the
-// natsbroker tag, until package server/natsbroker is part of the module's
-// dependencies.
+// setup refuses -nats: this build has no NATS support until package
+// server/natsbroker is part of the repository (see cluster_nats.go, which
+// replaces this file then).
 func (c *clusterFlags) setup(_ context.Context, _ *server.Config, _ *slog.Logger) (func(), error) {
 	if c.natsURL != "" {
 		return nil, errors.New("-nats: this build has no NATS support")
