@@ -29,6 +29,7 @@ suite() {
 suite "the SDK module" . "$@"
 suite "the server program" cmd/realtime-server "$@"
 suite "the chaos suite" chaos "$@"
+suite "the cluster suite" cluster "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "== test.sh: FAILED: ${failed[*]}"
