@@ -22,8 +22,9 @@ type rtNodes struct {
 	ports []int
 	logs  []string // their -publish-log files
 
-	mu    sync.Mutex
-	kills [][]time.Time // by node: when it was sent SIGKILL
+	mu            sync.Mutex
+	kills         [][]time.Time // by node: when it was dead after a SIGKILL
+	startFailures int           // restarts that exited before listening
 }
 
 func startNodes(t *testing.T, ctx context.Context, dir string, nc *natsCluster, n int) *rtNodes {
@@ -53,12 +54,24 @@ func startNodes(t *testing.T, ctx context.Context, dir string, nc *natsCluster, 
 
 // restart kills node i with SIGKILL and starts it again.
 func (rn *rtNodes) restart(t *testing.T, ctx context.Context, i int) error {
+	rn.procs[i].kill()
+	// The time it is known dead: every line it wrote is older.
 	rn.mu.Lock()
 	rn.kills[i] = append(rn.kills[i], time.Now())
 	rn.mu.Unlock()
-	rn.procs[i].kill()
-	rn.procs[i].start(t)
-	return rn.procs[i].waitListening(ctx)
+	// A node that cannot reach JetStream in time exits; a supervisor
+	// would start it again, and so does this, a few times.
+	var err error
+	for range 5 {
+		rn.procs[i].start(t)
+		if err = rn.procs[i].waitListening(ctx); err == nil {
+			return nil
+		}
+		rn.mu.Lock()
+		rn.startFailures++
+		rn.mu.Unlock()
+	}
+	return err
 }
 
 // startHAProxy balances over the nodes round-robin, without stickiness,

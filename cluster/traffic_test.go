@@ -77,14 +77,15 @@ type counts struct {
 	onPublishUnexplained           int // publishes repeated without a kill of the first node
 	reconnects, resumed, nodeKills int
 	natsRestarts                   int
+	startFailures                  int // node restarts that exited before listening
 	elapsed                        time.Duration
 }
 
 func (c counts) String() string {
 	return fmt.Sprintf("published %d (acked %d, failed %d); down: lost %d, duplicated %d, reordered %d; "+
-		"OnPublish calls %d (distinct %d, repeated %d, %d of them unexplained); reconnects %d, resumed %d; node kills %d, NATS restarts %d; %s",
+		"OnPublish calls %d (distinct %d, repeated %d, %d of them unexplained); reconnects %d, resumed %d; node kills %d (restarts that exited first %d), NATS restarts %d; %s",
 		c.published, c.acked, c.failed, c.lost, c.duplicated, c.reordered, c.onPublish, c.onPublishUnique,
-		c.onPublishRepeats, c.onPublishUnexplained, c.reconnects, c.resumed, c.nodeKills, c.natsRestarts, c.elapsed.Round(time.Millisecond))
+		c.onPublishRepeats, c.onPublishUnexplained, c.reconnects, c.resumed, c.nodeKills, c.startFailures, c.natsRestarts, c.elapsed.Round(time.Millisecond))
 }
 
 // runCluster starts the cluster, runs the traffic under kills and
@@ -221,10 +222,16 @@ func runCluster(t *testing.T, rc runConfig) counts {
 			}
 			last = max(last, n)
 		}
+		lost := 0
 		for n := range sender.acked {
 			if !seen[n] {
-				res.lost++
+				lost++
 			}
+		}
+		res.lost += lost
+		if lost > 0 || sender.failed > 0 || m.resumed < m.reconnects {
+			t.Logf("client %d (%s): received %d, lost %d of client %d's (%s) acked publishes; reconnects %d, resumed %d; its own failed publishes %d",
+				i, m.tr, len(m.got), lost, (i+rc.clients-1)%rc.clients, sender.tr, m.reconnects, m.resumed, m.failed)
 		}
 		res.reconnects += m.reconnects
 		res.resumed += m.resumed
@@ -232,6 +239,7 @@ func runCluster(t *testing.T, rc runConfig) counts {
 		sender.mu.Unlock()
 	}
 	res.onPublish, res.onPublishUnique, res.onPublishRepeats, res.onPublishUnexplained = onPublishCounts(t, rn)
+	res.startFailures = rn.startFailures
 	res.elapsed = time.Since(start)
 	t.Logf("counts: %s", res)
 	fmt.Fprintf(os.Stderr, "cluster %s: %s\n", t.Name(), res)
@@ -293,6 +301,7 @@ func publish(ctx context.Context, m *member, ch string, n int, span time.Duratio
 // stored: so the first line of a repeated publish must come from a node
 // killed after it.
 func onPublishCounts(t *testing.T, rn *rtNodes) (calls, distinct, repeats, unexplained int) {
+	shown := 0
 	type line struct {
 		node int
 		at   time.Time
@@ -328,6 +337,18 @@ func onPublishCounts(t *testing.T, rn *rtNodes) (calls, distinct, repeats, unexp
 		first := slices.MinFunc(lines, func(a, b line) int { return a.at.Compare(b.at) })
 		if !slices.ContainsFunc(rn.kills[first.node], func(k time.Time) bool { return k.After(first.at) }) {
 			unexplained++
+			if shown++; shown <= 5 {
+				var where []string
+				for _, l := range lines {
+					where = append(where, fmt.Sprintf("n%d at %s", l.node+1, l.at.Format("15:04:05.000")))
+				}
+				var kills []string
+				for _, k := range rn.kills[first.node] {
+					kills = append(kills, k.Format("15:04:05.000"))
+				}
+				t.Logf("OnPublish repeated without a kill of n%d after its first call: %s (n%d killed at %s)",
+					first.node+1, strings.Join(where, ", "), first.node+1, strings.Join(kills, " "))
+			}
 		}
 	}
 	return calls, len(byKey), repeats, unexplained
