@@ -7,12 +7,15 @@
 //	require github.com/realtimekit/realtime/server/natsbroker v0.0.0-00010101000000-000000000000
 //	replace github.com/realtimekit/realtime/server/natsbroker => ../../server/natsbroker
 //
-// and run go mod tidy (it adds github.com/nats-io/nats.go).
+// and run go mod tidy (it adds github.com/nats-io/nats.go). Then -nats
+// waits for NATS instead of being refused: drop the -nats case of
+// TestBinaryRefusesBadFlags.
 
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -25,7 +28,9 @@ import (
 
 // setup joins the cluster when -nats is set: one NATS connection that
 // reconnects forever, and the natsbroker Cluster on it as the server's
-// Broker, session store and Relay. The returned func closes both.
+// Broker, session store and Relay. The returned func closes both. It
+// waits for NATS as long as ctx lasts (the node listens only once it
+// has joined, so a load balancer's health check skips it meanwhile).
 func (c *clusterFlags) setup(ctx context.Context, cfg *server.Config, log *slog.Logger) (func(), error) {
 	if c.natsURL == "" {
 		return func() {}, nil
@@ -45,7 +50,7 @@ func (c *clusterFlags) setup(ctx context.Context, cfg *server.Config, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("-nats: %w", err)
 	}
-	cl, err := natsbroker.New(ctx, nc, natsbroker.Options{Prefix: c.prefix, Replicas: c.replicas})
+	cl, err := c.join(ctx, nc, log)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("-nats: %w", err)
@@ -61,3 +66,28 @@ func (c *clusterFlags) setup(ctx context.Context, cfg *server.Config, log *slog.
 		nc.Close()
 	}, nil
 }
+
+// join creates the natsbroker Cluster, trying again while NATS cannot
+// answer (unreachable, or without a JetStream quorum after a restart),
+// at most every maxJoinWait, until ctx ends. Invalid options end it at
+// once.
+func (c *clusterFlags) join(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*natsbroker.Cluster, error) {
+	opts := natsbroker.Options{Prefix: c.prefix, Replicas: c.replicas}
+	wait := c.reconnectWait
+	for {
+		cl, err := natsbroker.New(ctx, nc, opts)
+		if err == nil || errors.Is(err, natsbroker.ErrOptions) || ctx.Err() != nil {
+			return cl, err
+		}
+		log.Warn("nats: cannot join the cluster yet, trying again", "error", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxJoinWait)
+	}
+}
+
+// maxJoinWait bounds the wait between two attempts to join the cluster.
+const maxJoinWait = 5 * time.Second
