@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, as README.md gives it: the SDK's own module, then
-# the fault-injection suite in chaos/ (a module of its own, so that SDK
-# users never download toxiproxy), then the NATS JetStream engine in
-# server/natsbroker (a module of its own, so that SDK users never download
-# NATS). All always run, so a failure in one never hides another; the exit
-# status is non-zero if any failed.
+# The whole test suite, as README.md gives it: the SDK's own module, the
+# server program in cmd/realtime-server, the fault-injection suite in
+# chaos/, the NATS JetStream engine in server/natsbroker and the cluster
+# suite in cluster/ (modules of their own, so that SDK users never download
+# a JWT library, toxiproxy or NATS). Every suite always runs, so a failure in
+# one never hides another; the exit status is non-zero if any failed.
 #
 # Every run is real: -race, and -count=1 so a warm test cache cannot pass a
 # broken run. Extra arguments go to every `go test` run (for example
@@ -27,11 +27,13 @@ suite() {
 }
 
 suite "the SDK module" . "$@"
+suite "the server program" cmd/realtime-server "$@"
 suite "the chaos suite" chaos "$@"
 suite "the NATS module" server/natsbroker "$@"
+suite "the cluster suite" cluster "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "== test.sh: FAILED: ${failed[*]}"
 	exit 1
 fi
-echo "== test.sh: all modules passed"
+echo "== test.sh: every module passed"

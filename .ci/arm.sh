@@ -24,6 +24,7 @@ run() {
 	local start=$SECONDS status=ok
 	echo "== tests on $name under $emu"
 	env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 "$@" go test -count=1 -timeout 30m -exec "$emu" ./... || { status=FAILED; failed+=("$name"); }
+	(cd cmd/realtime-server && env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 "$@" go test -count=1 -timeout 30m -exec "$emu" ./...) || { status=FAILED; failed+=("$name cmd/realtime-server"); }
 	echo "== $name: $status in $((SECONDS - start)) s"
 }
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 for target in linux/mips linux/riscv64 windows/amd64 darwin/arm64; do
 	echo "== go build ./... for $target"
 	CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+	(cd cmd/realtime-server && CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build ./...)
 done
 
 echo "== go build . for js/wasm"

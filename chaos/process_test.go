@@ -39,13 +39,13 @@ func TestChaosAgainstServerProcess(t *testing.T) {
 	}
 }
 
-// buildServer builds cmd/realtime-server from the main module, with no
+// buildServer builds cmd/realtime-server, a module of its own, with no
 // deadline: a cold build takes what it takes.
 func buildServer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "realtime-server")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/realtime-server")
-	cmd.Dir = ".."
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "cmd", "realtime-server")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}

@@ -107,6 +107,18 @@ type Config struct {
 	// a Broker that implements Log; New panics otherwise. Nil keeps
 	// sessions in this node's memory.
 	Sessions SessionStore
+	// Relay carries the requests of SSE and long-poll connections that land
+	// on another node than the one holding the connection (behind a load
+	// balancer without sticky sessions) to that node. Nil means such a
+	// request gets 404, as on a single node, and its client reconnects.
+	// The Server starts serving it at the first SSE or long-poll handshake
+	// and stops at Close.
+	Relay Relay
+	// Node names this node among those sharing a Relay: 1 to 64 ASCII
+	// letters, digits or '-', unique among the nodes. The ids of SSE
+	// and long-poll connections begin with it. Default (also for a name
+	// that breaks the rule): a random name for each Server.
+	Node string
 	// Logger receives diagnostics. Nil means silent. Tokens, query strings
 	// and connection ids are never logged.
 	Logger *slog.Logger
@@ -258,6 +270,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.Broker == nil {
 		out.Broker = NewLocalBroker()
+	}
+	if !validNode(out.Node) {
+		out.Node = randomNode()
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)

@@ -33,6 +33,7 @@ type Server struct {
 	hub      *hub
 	cl       *cluster // nil unless Config.Sessions is set
 	ownsBkr  bool     // the Broker is the default one, which Close closes
+	relay    relayState
 
 	// base is the parent of every hook's ctx: independent of connections,
 	// cancelled when Close gives up waiting.
@@ -56,6 +57,7 @@ type Server struct {
 }
 
 type route struct {
+	name   string
 	suffix string
 	h      http.Handler
 }
@@ -86,6 +88,7 @@ func New(cfg Config) *Server {
 	}
 	for _, t := range transports {
 		srv.handlers = append(srv.handlers, route{
+			name:   t.name,
 			suffix: t.path,
 			h:      t.newHandler(srv.serverConfig(t.name)),
 		})
@@ -94,12 +97,17 @@ func New(cfg Config) *Server {
 }
 
 func (srv *Server) serverConfig(name string) transport.ServerConfig {
-	return transport.ServerConfig{
+	cfg := transport.ServerConfig{
 		Accept:      func(r *http.Request, c transport.Conn) { srv.accept(name, r, c) },
 		Check:       func(r *http.Request) int { return srv.check(name, r) },
 		ReadLimit:   int64(srv.cfg.MaxMessage),
 		PollTimeout: min(25*time.Second, srv.cfg.Heartbeat),
+		Node:        srv.cfg.Node,
 	}
+	if srv.cfg.Relay != nil {
+		cfg.Elsewhere = srv.forward
+	}
+	return cfg
 }
 
 // ServeHTTP serves the protocol's endpoints: it routes a request by its
@@ -166,6 +174,15 @@ func (srv *Server) check(name string, r *http.Request) int {
 	}
 	if srv.codec(q.Get("codec")) == nil {
 		return http.StatusBadRequest
+	}
+	if name != "websocket" {
+		if err := srv.serveRelay(); err != nil {
+			srv.cfg.Logger.Warn("relay: serving this node failed", "error", err)
+			if w := handshakeOf(r).w; w != nil {
+				w.Header().Set("Retry-After", "1")
+			}
+			return http.StatusServiceUnavailable
+		}
 	}
 	if a := srv.cfg.Authenticate; a != nil {
 		id, err := a(r)
@@ -257,6 +274,7 @@ func (srv *Server) Close(ctx context.Context) error {
 		}
 		<-waited
 	}
+	srv.stopRelay()
 
 	// Nothing runs any more: end what is left and clean up in line.
 	srv.mu.Lock()

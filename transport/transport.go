@@ -12,10 +12,12 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -235,6 +237,51 @@ type ServerConfig struct {
 	// to send, and (times two) how long a connection may go without any
 	// request before it is closed. Zero means 25 s. Other transports ignore it.
 	PollTimeout time.Duration
+	// Node, if not empty, names this server node: the HTTP transports (SSE
+	// and long polling) give their connections ids of the form
+	// "<Node>_<random>", so that any node can tell which one holds a
+	// connection: the id stays URL-safe, as clients require. It must not
+	// contain '_'. Default empty: ids without a prefix.
+	Node string
+	// Elsewhere, if set, serves a request of an HTTP transport that names
+	// (by ?id=) a connection this handler does not hold, whose id's prefix
+	// names another node than Node, instead of the 404 such a request gets
+	// otherwise: it is how a server forwards the request to the node that
+	// holds the connection. node is that prefix. Default nil: 404.
+	Elsewhere func(w http.ResponseWriter, r *http.Request, node string)
+}
+
+// NodeOf returns the node prefix of a connection id made under
+// ServerConfig.Node, or "" when id has none.
+func NodeOf(id string) string {
+	i := strings.LastIndexByte(id, '_')
+	if i < 0 {
+		return ""
+	}
+	return id[:i]
+}
+
+// NewID returns a new random connection id, prefixed with Node and '_'
+// when Node is not empty.
+func (cfg *ServerConfig) NewID() string {
+	if cfg.Node == "" {
+		return rand.Text()
+	}
+	return cfg.Node + "_" + rand.Text()
+}
+
+// ServeElsewhere reports whether a request naming id, which this handler does
+// not hold, belongs to another node, and serves it there when it does.
+func (cfg *ServerConfig) ServeElsewhere(w http.ResponseWriter, r *http.Request, id string) bool {
+	if cfg.Elsewhere == nil {
+		return false
+	}
+	node := NodeOf(id)
+	if node == "" || node == cfg.Node {
+		return false
+	}
+	cfg.Elsewhere(w, r, node)
+	return true
 }
 
 // Aborter is implemented by connections whose Close says goodbye to the

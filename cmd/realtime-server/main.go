@@ -55,6 +55,8 @@ type options struct {
 	drain                    time.Duration
 	logLevel                 string
 	headerTimeout            time.Duration
+	publishLog               string
+	cluster                  clusterFlags
 	cfg                      server.Config
 }
 
@@ -84,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cfg.MaxConnsPerIdentity, "max-conns-per-identity", server.DefaultMaxPerID, "most connections of one token subject")
 	fs.Float64Var(&o.cfg.PublishRate, "publish-rate", server.DefaultPublishRate, "publishes per second per session (negative: no limit)")
 	fs.IntVar(&o.cfg.PublishBurst, "publish-burst", server.DefaultPublishBurst, "publishes at once per session")
+	fs.StringVar(&o.cfg.Node, "node", "", "this node's `name` among the nodes of a cluster: letters, digits, '-' (default random)")
+	fs.StringVar(&o.publishLog, "publish-log", "", "append one line per accepted client publish to `file` (an audit log)")
+	o.cluster.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -98,6 +103,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if set {
 			auths++
 		}
+	}
+	if o.cfg.Node != "" && !validNode(o.cfg.Node) {
+		return nil, errors.New("-node: 1 to 64 ASCII letters, digits or '-'")
 	}
 	if auths != 1 {
 		return nil, errors.New("choose one of -jwt-secret-file, -token-file and -insecure-no-auth")
@@ -151,6 +159,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.publishLog != "" {
+		pl, err := openPublishLog(o.publishLog)
+		if err != nil {
+			return err
+		}
+		defer pl.Close()
+		cfg.OnPublish = pl.onPublish
+	}
+	closeCluster, err := o.cluster.setup(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeCluster()
 	srv := server.New(cfg)
 	var draining atomic.Bool
 	mux := http.NewServeMux()

@@ -2,7 +2,6 @@ package longpoll
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,7 +31,8 @@ var (
 // NewHandler returns a handler that serves the long-polling transport on
 // any path: a POST without ?id= opens a connection, a GET with ?id= polls,
 // a POST with ?id= carries messages up, a DELETE with ?id= ends the
-// connection.
+// connection. A request whose id names a connection of another node
+// (cfg.Node, cfg.Elsewhere) goes to cfg.Elsewhere.
 //
 // cfg.Check runs on the opening POST only. cfg.Accept runs on a goroutine
 // of its own, since the opening POST must be answered (with the id) before
@@ -93,6 +93,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	c := h.conns[id]
 	h.mu.Unlock()
+	if c == nil && h.cfg.ServeElsewhere(w, r, id) {
+		return
+	}
 	if c == nil || !c.begin() {
 		http.Error(w, "unknown connection", http.StatusNotFound)
 		return
@@ -122,7 +125,7 @@ func (h *handler) open(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &serverConn{
 		h:       h,
-		id:      rand.Text(),
+		id:      h.cfg.NewID(),
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),

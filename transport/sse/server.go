@@ -3,7 +3,6 @@ package sse
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,7 +19,9 @@ import (
 
 // NewHandler returns a handler that serves the SSE transport on any path:
 // a GET opens an event stream, a POST with ?id= carries messages up, a
-// DELETE with ?id= ends the connection.
+// DELETE with ?id= ends the connection. A POST or DELETE whose id names a
+// connection of another node (cfg.Node, cfg.Elsewhere) goes to
+// cfg.Elsewhere.
 //
 // For each stream it runs cfg.Check, writes the open event, and calls
 // cfg.Accept on a goroutine of its own, closing the connection when Accept
@@ -67,6 +68,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c := h.conns[id]
 		h.mu.Unlock()
 		switch {
+		case c == nil && h.cfg.ServeElsewhere(w, r, id):
 		case c == nil:
 			http.Error(w, "unknown connection", http.StatusNotFound)
 		case r.Method == http.MethodDelete:
@@ -94,7 +96,7 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) {
 	// GET may end first (see NewHandler).
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &serverConn{
-		id:     rand.Text(),
+		id:     h.cfg.NewID(),
 		w:      w,
 		rc:     http.NewResponseController(w),
 		binary: transport.IsBinary(r),
