@@ -1,16 +1,3 @@
-//go:build ignore
-
-// This file is the -nats wiring, kept out of every build (and out of
-// go mod tidy) until package server/natsbroker is part of the repository.
-// Then: delete the build line above and cluster_single.go, add to go.mod
-//
-//	require github.com/realtimekit/realtime/server/natsbroker v0.0.0-00010101000000-000000000000
-//	replace github.com/realtimekit/realtime/server/natsbroker => ../../server/natsbroker
-//
-// and run go mod tidy (it adds github.com/nats-io/nats.go). Then -nats
-// waits for NATS instead of being refused: drop the -nats case of
-// TestBinaryRefusesBadFlags.
-
 package main
 
 import (

@@ -107,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.cfg.Node != "" && !validNode(o.cfg.Node) {
 		return nil, errors.New("-node: 1 to 64 ASCII letters, digits or '-'")
 	}
+	if err := o.cluster.check(); err != nil {
+		return nil, err
+	}
 	if auths != 1 {
 		return nil, errors.New("choose one of -jwt-secret-file, -token-file and -insecure-no-auth")
 	}

@@ -213,8 +213,8 @@ func TestBinaryRefusesBadFlags(t *testing.T) {
 		{}, // no authentication chosen
 		{"-tls-cert", "x.pem", "-insecure-no-auth"}, // cert without key
 		{"-jwt-secret-file", "/nonexistent"},
-		{"-insecure-no-auth", "-node", "a_b"},                // '_' ends an id's node prefix
-		{"-insecure-no-auth", "-nats", "nats://127.0.0.1:1"}, // no NATS in this build
+		{"-insecure-no-auth", "-node", "a_b"}, // '_' ends an id's node prefix
+		{"-insecure-no-auth", "-nats", "nats://127.0.0.1:1", "-nats-replicas", "0"},
 	} {
 		cmd := exec.Command(binary, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 		out, err := cmd.CombinedOutput()
