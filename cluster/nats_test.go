@@ -37,6 +37,7 @@ func startNATS(t *testing.T, ctx context.Context, dir string) *natsCluster {
 		conf := fmt.Sprintf(`server_name: %s
 listen: 127.0.0.1:%d
 http: 127.0.0.1:%d
+max_payload: 2MB
 jetstream { store_dir: %q, max_memory_store: 256MB, max_file_store: 1GB }
 cluster { name: rt, listen: 127.0.0.1:%d, routes: [%s] }
 `, name, client[i], mon[i], filepath.Join(dir, name), route[i], strings.Join(routes, ", "))
