@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +106,13 @@ func runCluster(t *testing.T, rc runConfig) counts {
 	ctx, cancel := context.WithTimeout(context.Background(), scaled(170*time.Second))
 	defer cancel()
 	dir := t.TempDir()
+	if keep := os.Getenv("CLUSTER_LOG_DIR"); keep != "" {
+		// Keep the processes' logs for a look after the run.
+		dir = filepath.Join(keep, t.Name())
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	nc := startNATS(t, ctx, dir)
 	rn := startNodes(t, ctx, dir, nc, 3)
 	base := startHAProxy(t, ctx, dir, rn)

@@ -79,6 +79,7 @@ func (c *conn) resumeClustered(connect codec.Frame) (s *session, refused bool) {
 	rec, err := srv.cl.store.Load(ctx, connect.Session)
 	switch {
 	case errors.Is(err, ErrNoSession):
+		srv.cfg.Logger.Info("session not resumed: no record")
 		return nil, false
 	case err != nil:
 		srv.cfg.Logger.Warn("session not loaded", "err", err)
@@ -88,6 +89,7 @@ func (c *conn) resumeClustered(connect codec.Frame) (s *session, refused bool) {
 	current := subtle.ConstantTimeCompare([]byte(rec.Token), []byte(connect.Token)) == 1
 	previous := rec.PrevToken != "" && subtle.ConstantTimeCompare([]byte(rec.PrevToken), []byte(connect.Token)) == 1
 	if !(current || previous) || rec.Owner != c.client.Identity.ID || connect.Ack < rec.Acked {
+		srv.cfg.Logger.Info("session not resumed: token, owner or ack do not match", "ack", connect.Ack, "acked", rec.Acked)
 		return nil, false
 	}
 	if local := srv.lookup(rec.ID); local != nil {
@@ -127,6 +129,7 @@ func (c *conn) resumeClustered(connect codec.Frame) (s *session, refused bool) {
 	case errors.Is(err, ErrTrimmed), err == nil && connect.Ack > s.nextOut:
 		// Gone from the log, or a client claiming what was never sent:
 		// nobody can resume this session.
+		srv.cfg.Logger.Info("session not resumed: not in the log", "trimmed", err != nil, "ack", connect.Ack, "rebuilt", s.nextOut, "from", rec.Acked, "pos", rec.Pos)
 		s.endLocked(0, "")
 		return nil, false
 	case err != nil:
