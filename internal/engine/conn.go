@@ -174,43 +174,14 @@ func (e *Engine) serve(l *link) (worked bool, err error) {
 
 // serveLink runs one link. It returns the next link when the session moved
 // onto a better transport, or the error that ended the link.
+//
+// The connection loop parks in write for the life of the link, so what
+// sits in the frames above it is paid by every idle client: serveLink
+// keeps its own small (the set-up is in open), so that the loop's stack
+// stays within 4 KiB even while it encodes and sends.
 func (e *Engine) serveLink(l *link, reason string) (*link, error) {
 	defer e.closeLink(l)
-	hello := l.pending[0]
-	e.mu.Lock()
-	continued, err := e.sess.Hello(hello, e.cfg.ResendOnSessionLoss)
-	if err == nil && !continued {
-		e.resubscribeLocked()
-	}
-	epoch := e.sess.Epoch
-	e.transport = l.transport
-	e.count.connects++
-	if !continued {
-		e.count.lost++
-	}
-	if reason != "connected" {
-		e.count.upgrades++
-	}
-	e.mu.Unlock()
-	if err != nil {
-		return nil, engineErr(err)
-	}
-	if !continued {
-		e.disp.dropStale(epoch)
-	}
-	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
-	switch {
-	case !continued:
-		ch.Reason, ch.ContinuityLost = "session not resumed", true
-	case hello.Resumed && reason == "connected":
-		ch.Reason = "session resumed"
-	}
-	e.setState(ch)
-	e.cfg.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
-
-	err = e.process(l, l.pending[1:])
-	l.pending = nil // and the message they were decoded from, for the link's life
-	if err != nil {
+	if err := e.open(l, reason); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -250,6 +221,47 @@ func (e *Engine) serveLink(l *link, reason string) (*link, error) {
 		err = rerr
 	}
 	return nil, err
+}
+
+// open takes the server's hello on l: the session continues or starts
+// over, the state becomes Connected, and the frames that came with the
+// hello are processed.
+func (e *Engine) open(l *link, reason string) error {
+	hello := l.pending[0]
+	e.mu.Lock()
+	continued, err := e.sess.Hello(hello, e.cfg.ResendOnSessionLoss)
+	if err == nil && !continued {
+		e.resubscribeLocked()
+	}
+	epoch := e.sess.Epoch
+	e.transport = l.transport
+	e.count.connects++
+	if !continued {
+		e.count.lost++
+	}
+	if reason != "connected" {
+		e.count.upgrades++
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return engineErr(err)
+	}
+	if !continued {
+		e.disp.dropStale(epoch)
+	}
+	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
+	switch {
+	case !continued:
+		ch.Reason, ch.ContinuityLost = "session not resumed", true
+	case hello.Resumed && reason == "connected":
+		ch.Reason = "session resumed"
+	}
+	e.setState(ch)
+	e.cfg.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
+
+	err = e.process(l, l.pending[1:])
+	l.pending = nil // and the message they were decoded from, for the link's life
+	return err
 }
 
 // closeLink closes l's conn on a goroutine of the client's own: an HTTP
