@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
@@ -81,10 +80,7 @@ type Handler func(Message)
 // transport switches. Create it with New; it is safe for concurrent use.
 type Client struct {
 	opts Options
-	eng  *engine.Engine
-
-	mu   sync.Mutex
-	subs map[string]Handler // channels with a handler (acknowledged or in flight)
+	eng  *engine.Engine // holds the handlers too, with the subscriptions
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -101,7 +97,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
 	}
 	o := opts.withDefaults()
-	c := &Client{opts: o, subs: make(map[string]Handler)}
+	c := &Client{opts: o}
 	c.eng = engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
@@ -220,18 +216,12 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 	if h == nil {
 		return errors.New("realtime: nil handler")
 	}
-	c.mu.Lock()
-	c.subs[channel] = h
-	c.mu.Unlock()
-	if had := c.eng.Subscribed(channel, true); had {
+	if had := c.eng.Subscribed(channel, h); had {
 		return nil
 	}
 	err := c.request(ctx, codec.TypeSubscribe, channel)
 	if err != nil && !errors.Is(err, ctx.Err()) {
-		c.eng.Subscribed(channel, false)
-		c.mu.Lock()
-		delete(c.subs, channel)
-		c.mu.Unlock()
+		c.eng.Unsubscribed(channel)
 	}
 	return err
 }
@@ -239,10 +229,7 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 // Unsubscribe stops delivery on channel and waits for the server's
 // acknowledgement. Messages already on their way are dropped.
 func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	c.mu.Lock()
-	delete(c.subs, channel)
-	c.mu.Unlock()
-	if had := c.eng.Subscribed(channel, false); !had {
+	if had := c.eng.Unsubscribed(channel); !had {
 		return nil
 	}
 	return c.request(ctx, codec.TypeUnsub, channel)
@@ -257,9 +244,8 @@ func (c *Client) request(ctx context.Context, t codec.Type, channel string) erro
 }
 
 func (c *Client) handler(channel string) Handler {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs[channel]
+	h, _ := c.eng.Handler(channel).(Handler)
+	return h
 }
 
 // Close ends the session on purpose (the server forgets it), stops every

@@ -43,7 +43,7 @@ type link struct {
 	hb        time.Duration
 	pending   []codec.Frame         // frames that arrived with hello
 	ctx       context.Context       // ends when the link is done; not the client's, so Close can still say goodbye
-	upgrade   chan probed           // the probe's result, once it sent connect
+	upgrade   chan probed           // the probe's result, once it sent connect; nil without a probe
 	probing   atomic.Bool           // a probe sent connect and waits for hello
 	readErr   chan error            // the reader's final error, buffered
 	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
@@ -186,7 +186,6 @@ func (e *Engine) serveLink(l *link, reason string) (*link, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
-	l.upgrade = make(chan probed)
 	// Reads and sends take no ctx of their own (one costs an allocation and
 	// a registration per call): the watchdog bounds them, closing the conn.
 	dead := l.hb + e.grace(l.hb)
@@ -290,6 +289,8 @@ func (e *Engine) abortLink(l *link) {
 // resubscribeLocked renews every subscription after a lost session, ahead
 // of anything else queued. e.mu is held.
 func (e *Engine) resubscribeLocked() {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
 	ops := make([]*session.Op, 0, len(e.subs))
 	for ch := range e.subs {
 		op := session.NewOp(codec.Frame{Type: codec.TypeSubscribe, Channel: ch})
