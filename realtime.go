@@ -79,8 +79,11 @@ type Handler func(Message)
 // Client is a connection to a realtime server that survives drops and
 // transport switches. Create it with New; it is safe for concurrent use.
 type Client struct {
-	opts Options
-	eng  *engine.Engine // holds the handlers too, with the subscriptions
+	eng *engine.Engine // holds the handlers too, with the subscriptions
+	// onChange is Options.OnStateChange: the one option the façade still
+	// needs after New (the engine has its own copy of the rest; an idle
+	// client need not keep the whole Options).
+	onChange func(StateChange)
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -97,7 +100,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
 	}
 	o := opts.withDefaults()
-	c := &Client{opts: o}
+	c := &Client{onChange: o.OnStateChange}
 	c.eng = engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
@@ -264,12 +267,12 @@ func (c *Client) Close() error {
 	if !closed {
 		return ErrClosed
 	}
-	if c.opts.OnStateChange != nil {
+	if c.onChange != nil {
 		for _, l := range late {
-			c.opts.OnStateChange(publicChange(l))
+			c.onChange(publicChange(l))
 		}
 		if ok {
-			c.opts.OnStateChange(publicChange(ch))
+			c.onChange(publicChange(ch))
 		}
 	}
 	return nil
