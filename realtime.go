@@ -105,7 +105,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
 		HTTPClient: o.HTTPClient, Header: o.Header, AllowedRedirectHosts: o.AllowedRedirectHosts, Token: o.Token, Reconnect: o.Reconnect,
-		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
+		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, InboxBytes: o.MaxInboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
 		Consume: c.consume, Changes: o.OnStateChange != nil,
 	})

@@ -42,6 +42,7 @@ type Config struct {
 	Reconnect            reconnect.Policy
 	OutboxCount          int
 	OutboxBytes          int
+	InboxBytes           int // announced in connect; zero: no budget
 	DropOldest           bool
 	HeartbeatGrace       time.Duration // zero: half the heartbeat, at least 1 s
 	ResendOnSessionLoss  bool
@@ -105,7 +106,7 @@ func New(cfg Config) *Engine {
 		ctx:    ctx,
 		cancel: cancel,
 		wake:   make(chan struct{}, 1),
-		sess:   session.New(session.Limits{Count: cfg.OutboxCount, Bytes: cfg.OutboxBytes}),
+		sess:   session.New(session.Limits{Count: cfg.OutboxCount, Bytes: cfg.OutboxBytes, InboxBytes: cfg.InboxBytes}),
 		subs:   make(map[string]any),
 	}
 	e.disp = newQueue(cfg.Consume, cfg.Changes)
