@@ -11,7 +11,7 @@ import (
 // once its handler returned (backpressure).
 func (c *Client) consume(it engine.Item) {
 	if it.Change != nil {
-		c.opts.OnStateChange(publicChange(*it.Change))
+		c.onChange(publicChange(*it.Change))
 		return
 	}
 	m := it.Msg

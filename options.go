@@ -74,6 +74,19 @@ type Options struct {
 	// acknowledged. Default 16 MiB.
 	OutboxBytes int
 
+	// MaxInboxBytes bounds the payload bytes of received messages not yet
+	// acknowledged: those waiting for a handler, across lost sessions too,
+	// and the one a handler runs. The client announces it in connect and
+	// the server sends nothing more until the client acknowledges, which
+	// it does once a handler took a message; a message larger than the
+	// bound still comes, alone. A server that exceeds it breaks the
+	// protocol (ErrProtocol): the link ends, the client reconnects with
+	// backoff and the resumed session replays what was not acknowledged.
+	// Default DefaultMaxInboxBytes (16 MiB); negative: no byte budget (the
+	// window of 1024 messages still bounds them). Servers that predate the
+	// budget ignore it.
+	MaxInboxBytes int
+
 	// OutboxPolicy says what a publish does when the outbox is full.
 	// Default RefuseNew: PublishAsync fails with ErrOutboxFull.
 	OutboxPolicy OutboxPolicy
@@ -129,6 +142,7 @@ const (
 const (
 	DefaultOutboxCount      = 4096
 	DefaultOutboxBytes      = 16 << 20
+	DefaultMaxInboxBytes    = 16 << 20
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultUpgradeInterval  = 10 * time.Second
 )
@@ -161,6 +175,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.OutboxBytes <= 0 {
 		c.OutboxBytes = DefaultOutboxBytes
+	}
+	switch {
+	case c.MaxInboxBytes == 0:
+		c.MaxInboxBytes = DefaultMaxInboxBytes
+	case c.MaxInboxBytes < 0:
+		c.MaxInboxBytes = 0 // none
 	}
 	c.Reconnect = c.Reconnect.WithDefaults()
 	if c.Logger == nil {

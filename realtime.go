@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
@@ -80,11 +79,11 @@ type Handler func(Message)
 // Client is a connection to a realtime server that survives drops and
 // transport switches. Create it with New; it is safe for concurrent use.
 type Client struct {
-	opts Options
-	eng  *engine.Engine
-
-	mu   sync.Mutex
-	subs map[string]Handler // channels with a handler (acknowledged or in flight)
+	eng *engine.Engine // holds the handlers too, with the subscriptions
+	// onChange is Options.OnStateChange: the one option the façade still
+	// needs after New (the engine has its own copy of the rest; an idle
+	// client need not keep the whole Options).
+	onChange func(StateChange)
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -101,12 +100,12 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
 	}
 	o := opts.withDefaults()
-	c := &Client{opts: o, subs: make(map[string]Handler)}
+	c := &Client{onChange: o.OnStateChange}
 	c.eng = engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
 		HTTPClient: o.HTTPClient, Header: o.Header, AllowedRedirectHosts: o.AllowedRedirectHosts, Token: o.Token, Reconnect: o.Reconnect,
-		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
+		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, InboxBytes: o.MaxInboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
 		Consume: c.consume, Changes: o.OnStateChange != nil,
 	})
@@ -220,18 +219,12 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 	if h == nil {
 		return errors.New("realtime: nil handler")
 	}
-	c.mu.Lock()
-	c.subs[channel] = h
-	c.mu.Unlock()
-	if had := c.eng.Subscribed(channel, true); had {
+	if had := c.eng.Subscribed(channel, h); had {
 		return nil
 	}
 	err := c.request(ctx, codec.TypeSubscribe, channel)
 	if err != nil && !errors.Is(err, ctx.Err()) {
-		c.eng.Subscribed(channel, false)
-		c.mu.Lock()
-		delete(c.subs, channel)
-		c.mu.Unlock()
+		c.eng.Unsubscribed(channel)
 	}
 	return err
 }
@@ -239,10 +232,7 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error
 // Unsubscribe stops delivery on channel and waits for the server's
 // acknowledgement. Messages already on their way are dropped.
 func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	c.mu.Lock()
-	delete(c.subs, channel)
-	c.mu.Unlock()
-	if had := c.eng.Subscribed(channel, false); !had {
+	if had := c.eng.Unsubscribed(channel); !had {
 		return nil
 	}
 	return c.request(ctx, codec.TypeUnsub, channel)
@@ -257,9 +247,8 @@ func (c *Client) request(ctx context.Context, t codec.Type, channel string) erro
 }
 
 func (c *Client) handler(channel string) Handler {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs[channel]
+	h, _ := c.eng.Handler(channel).(Handler)
+	return h
 }
 
 // Close ends the session on purpose (the server forgets it), stops every
@@ -278,12 +267,12 @@ func (c *Client) Close() error {
 	if !closed {
 		return ErrClosed
 	}
-	if c.opts.OnStateChange != nil {
+	if c.onChange != nil {
 		for _, l := range late {
-			c.opts.OnStateChange(publicChange(l))
+			c.onChange(publicChange(l))
 		}
 		if ok {
-			c.opts.OnStateChange(publicChange(ch))
+			c.onChange(publicChange(ch))
 		}
 	}
 	return nil

@@ -36,10 +36,11 @@ type Stats struct {
 	OutboxBytes int // their payload and channel bytes
 
 	// InboxCount is the number of messages waiting for their handler, and
-	// InboxBytes their payload bytes. The protocol window bounds them: at
-	// most 1024 messages (so 1024 × MaxMessageSize bytes), all of the
-	// current session, since the client acknowledges a message only once
-	// its handler returned.
+	// InboxBytes their payload bytes. The protocol window bounds the count
+	// (at most 1024 messages, all of the current session, since the client
+	// acknowledges a message only once its handler returned) and
+	// Options.MaxInboxBytes the bytes (16 MiB by default; one message
+	// larger than it may wait alone).
 	InboxCount int
 	InboxBytes int
 	// DroppedStale counts messages that were still waiting for their

@@ -44,6 +44,7 @@ type cborFrame struct {
 	Code   uint16 `cbor:"code,omitempty"`
 	Reason string `cbor:"reason,omitempty"`
 	Ref    uint64 `cbor:"ref,omitempty"`
+	Inb    uint64 `cbor:"inb,omitempty"`
 }
 
 // Bounds on what the decoder accepts inside one frame. Frames are flat
@@ -121,7 +122,7 @@ func (c CBOR) encode(dst []byte, frames []Frame) ([]byte, error) {
 		w = cborFrame{
 			T: typeNames[f.Type], V: f.Version, S: f.Seq, A: f.Ack, C: f.Channel, D: f.Data,
 			Sid: f.Session, Tok: f.Token, HB: f.Heartbeat, R: f.Resumed,
-			Code: f.Code, Reason: f.Reason, Ref: f.Ref,
+			Code: f.Code, Reason: f.Reason, Ref: f.Ref, Inb: f.InboxBytes,
 		}
 		if err := enc.MarshalToBuffer(&w, buf); err != nil {
 			return nil, fmt.Errorf("cbor: encode frame %d: %w", i, err)
@@ -277,6 +278,6 @@ func appendCBORFrame(dst []Frame, w *cborFrame) ([]Frame, error) {
 	return append(dst, Frame{
 		Type: t, Version: w.V, Seq: w.S, Ack: w.A, Channel: w.C, Data: w.D,
 		Session: w.Sid, Token: w.Tok, Heartbeat: w.HB, Resumed: w.R,
-		Code: w.Code, Reason: w.Reason, Ref: w.Ref,
+		Code: w.Code, Reason: w.Reason, Ref: w.Ref, InboxBytes: w.Inb,
 	}), nil
 }

@@ -107,6 +107,10 @@ type Frame struct {
 	Reason    string // nack, error, close: a human-readable reason
 	Ref       uint64 // nack: the client sequence number refused
 	Version   uint8  // connect, hello: the protocol version
+	// InboxBytes is connect's optional budget: the most payload bytes of
+	// sequenced frames the client takes unacknowledged (zero: no budget).
+	// Encoded as "inb"; a peer that does not know the key ignores it.
+	InboxBytes uint64
 }
 
 // Codec encodes frames into messages and decodes them back.

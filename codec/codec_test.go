@@ -22,19 +22,20 @@ func fullFrames() []codec.Frame {
 	var frames []codec.Frame
 	for t := codec.TypeConnect; t.Valid(); t++ {
 		frames = append(frames, codec.Frame{
-			Type:      t,
-			Seq:       1<<64 - 1,
-			Ack:       1 << 53,
-			Channel:   "chat/ü-" + t.String(),
-			Data:      []byte("payload \"quoted\" \\ \n\t\x00 \u2028 ☃"),
-			Session:   "s-" + t.String(),
-			Token:     "tok\x7f",
-			Heartbeat: 1<<32 - 1,
-			Resumed:   true,
-			Code:      1<<16 - 1,
-			Reason:    "reason </script> & more",
-			Ref:       42,
-			Version:   255,
+			Type:       t,
+			Seq:        1<<64 - 1,
+			Ack:        1 << 53,
+			Channel:    "chat/ü-" + t.String(),
+			Data:       []byte("payload \"quoted\" \\ \n\t\x00 \u2028 ☃"),
+			Session:    "s-" + t.String(),
+			Token:      "tok\x7f",
+			Heartbeat:  1<<32 - 1,
+			Resumed:    true,
+			Code:       1<<16 - 1,
+			Reason:     "reason </script> & more",
+			Ref:        42,
+			Version:    255,
+			InboxBytes: 1<<64 - 1,
 		})
 	}
 	return frames
@@ -44,6 +45,7 @@ func fullFrames() []codec.Frame {
 var typicalFrames = []codec.Frame{
 	{Type: codec.TypeConnect, Version: 1},
 	{Type: codec.TypeConnect, Version: 1, Session: "sess", Token: "tok", Ack: 17},
+	{Type: codec.TypeConnect, Version: 1, Ack: 17, InboxBytes: 16 << 20},
 	{Type: codec.TypeHello, Version: 1, Session: "sess", Token: "tok2", Heartbeat: 15000, Resumed: true, Ack: 3},
 	{Type: codec.TypePublish, Seq: 7, Channel: "chat", Data: []byte("hello")},
 	{Type: codec.TypePublish, Seq: 8, Channel: "bin", Data: []byte{0xff, 0xfe, 0x00}},

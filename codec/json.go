@@ -126,6 +126,9 @@ func appendJSONFrame(dst []byte, f *Frame) []byte {
 	if f.Resumed {
 		dst = append(dst, `,"r":true`...)
 	}
+	if f.InboxBytes != 0 {
+		dst = appendJSONUint(dst, `,"inb":`, f.InboxBytes)
+	}
 	if f.Code != 0 {
 		dst = appendJSONUint(dst, `,"code":`, uint64(f.Code))
 	}

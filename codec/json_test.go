@@ -19,6 +19,7 @@ var jsonWire = []struct {
 	{`{"t":"ping"}`, []codec.Frame{{Type: codec.TypePing}}},
 	{`{"t":"ack","a":42}`, []codec.Frame{{Type: codec.TypeAck, Ack: 42}}},
 	{`{"t":"connect","v":1,"a":17,"sid":"s1","tok":"t1"}`, []codec.Frame{{Type: codec.TypeConnect, Version: 1, Ack: 17, Session: "s1", Token: "t1"}}},
+	{`{"t":"connect","v":1,"inb":16777216}`, []codec.Frame{{Type: codec.TypeConnect, Version: 1, InboxBytes: 16 << 20}}},
 	{`{"t":"hello","v":1,"a":3,"sid":"s1","tok":"t2","hb":15000,"r":true}`, []codec.Frame{{Type: codec.TypeHello, Version: 1, Ack: 3, Session: "s1", Token: "t2", Heartbeat: 15000, Resumed: true}}},
 	{`{"t":"sub","s":1,"c":"news"}`, []codec.Frame{{Type: codec.TypeSubscribe, Seq: 1, Channel: "news"}}},
 	{`{"t":"unsub","s":2,"c":"news"}`, []codec.Frame{{Type: codec.TypeUnsub, Seq: 2, Channel: "news"}}},

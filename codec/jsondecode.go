@@ -123,6 +123,7 @@ const (
 	keyCode
 	keyReason
 	keyRef
+	keyInb
 )
 
 // frame decodes the object at d.pos into a new frame appended to dst.
@@ -192,6 +193,8 @@ func (d *jsonDecoder) frame(dst []Frame) ([]Frame, error) {
 				f.Heartbeat = uint32(v)
 			case keyR:
 				f.Resumed, err = d.bool()
+			case keyInb:
+				f.InboxBytes, err = d.uint(math.MaxUint64)
 			case keyCode:
 				var v uint64
 				v, err = d.uint(math.MaxUint16)
@@ -256,6 +259,8 @@ func jsonKeyBit(key []byte) uint {
 		return keyReason
 	case "ref":
 		return keyRef
+	case "inb":
+		return keyInb
 	}
 	return 0
 }

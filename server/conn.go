@@ -44,6 +44,9 @@ type conn struct {
 	ackSent  uint64 // highest ack sent on this conn
 	forceAck bool   // resumed: an ack must follow the replay
 	replayTo uint64 // the highest sequence number to replay
+	// inbox is the client's byte budget from connect (zero: none): the
+	// most payload bytes of sequenced frames unacknowledged at once.
+	inbox uint64
 
 	// Used by the reading goroutine only.
 	lastSeq uint64  // highest client sequence number seen on this conn
@@ -288,6 +291,7 @@ func (c *conn) refuse(code uint16, reason string) {
 // hello to send.
 func (c *conn) handshake(connect codec.Frame) (codec.Frame, bool) {
 	srv := c.srv
+	c.inbox = connect.InboxBytes // before any collect: the writer starts after hello
 	var s *session
 	if srv.cl != nil && connect.Session != "" {
 		var refused bool

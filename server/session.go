@@ -178,18 +178,32 @@ func (s *session) collect(c *conn, dst []codec.Frame) (frames []codec.Frame, mor
 	limit := min(s.nextOut, s.acked+Window)
 	start := max(c.sent, s.acked) + 1
 	budget, used := s.batchBudget(), 0
+	// The client's inbox budget: payload bytes sent and not acknowledged.
+	// One frame always goes when none is, so a large message passes.
+	var held uint64
+	if c.inbox > 0 {
+		for seq := s.acked + 1; seq < start; seq++ {
+			held += uint64(len(s.kept.at(int(seq - s.acked - 1)).Data))
+		}
+	}
 	frames = dst
+	full := false
 	for seq := start; seq <= limit && len(frames) < maxBatchFrames; seq++ {
 		f := s.kept.at(int(seq - s.acked - 1))
 		est := estimate(f)
 		if len(frames) > 0 && used+est > budget {
 			break
 		}
+		if c.inbox > 0 && held > 0 && held+uint64(len(f.Data)) > c.inbox {
+			full = true // an ack opens it, and wakes the writer
+			break
+		}
 		frames = append(frames, *f)
 		used += est
+		held += uint64(len(f.Data))
 		c.sent = seq
 	}
-	more = c.sent < limit
+	more = c.sent < limit && !full
 
 	// The ack must not cover a refused frame whose nack is not sent yet.
 	a := s.lastIn

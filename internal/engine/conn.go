@@ -43,7 +43,7 @@ type link struct {
 	hb        time.Duration
 	pending   []codec.Frame         // frames that arrived with hello
 	ctx       context.Context       // ends when the link is done; not the client's, so Close can still say goodbye
-	upgrade   chan probed           // the probe's result, once it sent connect
+	upgrade   chan probed           // the probe's result, once it sent connect; nil without a probe
 	probing   atomic.Bool           // a probe sent connect and waits for hello
 	readErr   chan error            // the reader's final error, buffered
 	dog       watchdog.Dog          // ends the link when the server goes silent or stops taking sends
@@ -174,48 +174,18 @@ func (e *Engine) serve(l *link) (worked bool, err error) {
 
 // serveLink runs one link. It returns the next link when the session moved
 // onto a better transport, or the error that ended the link.
+//
+// The connection loop parks in write for the life of the link, so what
+// sits in the frames above it is paid by every idle client: serveLink
+// keeps its own small (the set-up is in open), so that the loop's stack
+// stays within 4 KiB even while it encodes and sends.
 func (e *Engine) serveLink(l *link, reason string) (*link, error) {
 	defer e.closeLink(l)
-	hello := l.pending[0]
-	e.mu.Lock()
-	continued, err := e.sess.Hello(hello, e.cfg.ResendOnSessionLoss)
-	if err == nil && !continued {
-		e.resubscribeLocked()
-	}
-	epoch := e.sess.Epoch
-	e.transport = l.transport
-	e.count.connects++
-	if !continued {
-		e.count.lost++
-	}
-	if reason != "connected" {
-		e.count.upgrades++
-	}
-	e.mu.Unlock()
-	if err != nil {
-		return nil, engineErr(err)
-	}
-	if !continued {
-		e.disp.dropStale(epoch)
-	}
-	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
-	switch {
-	case !continued:
-		ch.Reason, ch.ContinuityLost = "session not resumed", true
-	case hello.Resumed && reason == "connected":
-		ch.Reason = "session resumed"
-	}
-	e.setState(ch)
-	e.cfg.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
-
-	err = e.process(l, l.pending[1:])
-	l.pending = nil // and the message they were decoded from, for the link's life
-	if err != nil {
+	if err := e.open(l, reason); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.ctx = ctx
-	l.upgrade = make(chan probed)
 	// Reads and sends take no ctx of their own (one costs an allocation and
 	// a registration per call): the watchdog bounds them, closing the conn.
 	dead := l.hb + e.grace(l.hb)
@@ -252,6 +222,47 @@ func (e *Engine) serveLink(l *link, reason string) (*link, error) {
 	return nil, err
 }
 
+// open takes the server's hello on l: the session continues or starts
+// over, the state becomes Connected, and the frames that came with the
+// hello are processed.
+func (e *Engine) open(l *link, reason string) error {
+	hello := l.pending[0]
+	e.mu.Lock()
+	continued, err := e.sess.Hello(hello, e.cfg.ResendOnSessionLoss)
+	if err == nil && !continued {
+		e.resubscribeLocked()
+	}
+	epoch := e.sess.Epoch
+	e.transport = l.transport
+	e.count.connects++
+	if !continued {
+		e.count.lost++
+	}
+	if reason != "connected" {
+		e.count.upgrades++
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return engineErr(err)
+	}
+	if !continued {
+		e.disp.dropStale(epoch)
+	}
+	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
+	switch {
+	case !continued:
+		ch.Reason, ch.ContinuityLost = "session not resumed", true
+	case hello.Resumed && reason == "connected":
+		ch.Reason = "session resumed"
+	}
+	e.setState(ch)
+	e.cfg.Logger.Info("realtime: connected", "transport", l.transport, "session", hello.Session, "resumed", hello.Resumed)
+
+	err = e.process(l, l.pending[1:])
+	l.pending = nil // and the message they were decoded from, for the link's life
+	return err
+}
+
 // closeLink closes l's conn on a goroutine of the client's own: an HTTP
 // transport's Close flushes what is queued and DELETEs the connection,
 // which takes up to 2 s on a dead path, and a reconnect must not wait for
@@ -278,6 +289,8 @@ func (e *Engine) abortLink(l *link) {
 // resubscribeLocked renews every subscription after a lost session, ahead
 // of anything else queued. e.mu is held.
 func (e *Engine) resubscribeLocked() {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
 	ops := make([]*session.Op, 0, len(e.subs))
 	for ch := range e.subs {
 		op := session.NewOp(codec.Frame{Type: codec.TypeSubscribe, Channel: ch})

@@ -42,6 +42,7 @@ type Config struct {
 	Reconnect            reconnect.Policy
 	OutboxCount          int
 	OutboxBytes          int
+	InboxBytes           int // announced in connect; zero: no budget
 	DropOldest           bool
 	HeartbeatGrace       time.Duration // zero: half the heartbeat, at least 1 s
 	ResendOnSessionLoss  bool
@@ -68,9 +69,14 @@ type Engine struct {
 	wg     sync.WaitGroup
 	wake   chan struct{} // the connection loop has frames to send
 
+	// subs holds the channels subscribed (acknowledged or in flight), each
+	// with the façade's handler, opaque here: one map for both layers, as
+	// an idle client pays for each. Taken after mu when both are held.
+	subMu sync.Mutex
+	subs  map[string]any
+
 	mu        sync.Mutex
 	sess      *session.Session
-	subs      map[string]struct{} // channels subscribed (acknowledged or in flight)
 	started   bool
 	closed    bool
 	transport string
@@ -100,8 +106,8 @@ func New(cfg Config) *Engine {
 		ctx:    ctx,
 		cancel: cancel,
 		wake:   make(chan struct{}, 1),
-		sess:   session.New(session.Limits{Count: cfg.OutboxCount, Bytes: cfg.OutboxBytes}),
-		subs:   make(map[string]struct{}),
+		sess:   session.New(session.Limits{Count: cfg.OutboxCount, Bytes: cfg.OutboxBytes, InboxBytes: cfg.InboxBytes}),
+		subs:   make(map[string]any),
 	}
 	e.disp = newQueue(cfg.Consume, cfg.Changes)
 	return e
@@ -186,17 +192,30 @@ func (e *Engine) Withdraw(op *session.Op, err error) {
 }
 
 // Subscribed records channel as subscribed (renewed after a lost
-// session), or not; it reports whether it was before.
-func (e *Engine) Subscribed(channel string, on bool) (was bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// session) with h, the façade's handler, replacing any; it reports whether
+// channel was subscribed before.
+func (e *Engine) Subscribed(channel string, h any) (was bool) {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
 	_, was = e.subs[channel]
-	if on {
-		e.subs[channel] = struct{}{}
-	} else {
-		delete(e.subs, channel)
-	}
+	e.subs[channel] = h
 	return was
+}
+
+// Unsubscribed forgets channel; it reports whether it was subscribed.
+func (e *Engine) Unsubscribed(channel string) (was bool) {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	_, was = e.subs[channel]
+	delete(e.subs, channel)
+	return was
+}
+
+// Handler returns what Subscribed recorded for channel, or nil.
+func (e *Engine) Handler(channel string) any {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	return e.subs[channel]
 }
 
 // signal wakes the connection loop without blocking.

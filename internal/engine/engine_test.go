@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -126,5 +128,30 @@ func TestEngineYoungLinksAndCeilingInFakeTime(t *testing.T) {
 		}
 		e.Close()
 		srv.wg.Wait()
+	})
+}
+
+// A handshake runs deep (net/http, TLS, the codec) and the connection loop
+// parks for the life of a link deep enough that the runtime never shrinks
+// a stack grown on it: every dial runs on a goroutine of its own, which
+// ends with it, so an idle client's loop keeps a small stack.
+func TestEngineDialsOffTheConnectionLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var onLoop []bool
+		srv := &memServer{name: "mem", hb: 1000}
+		srv.onDial = func() {
+			buf := make([]byte, 64<<10)
+			stack := string(buf[:runtime.Stack(buf, false)])
+			onLoop = append(onLoop, strings.Contains(stack, "engine.(*Engine).run("))
+		}
+		e, _ := newEngine(srv, reconnect.Policy{})
+		require.True(t, e.Start())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := e.State().WaitFor(ctx, reconnect.Connected)
+		require.NoError(t, err)
+		e.Close()
+		srv.wg.Wait()
+		require.Equal(t, []bool{false}, onLoop, "the dial ran on the connection loop")
 	})
 }

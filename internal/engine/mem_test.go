@@ -54,6 +54,7 @@ type memServer struct {
 	name            string
 	hb              uint32
 	closeAfterHello bool
+	onDial          func() // if set, called by Dial
 	dials           atomic.Int64
 	wg              sync.WaitGroup
 
@@ -70,6 +71,9 @@ func (s *memServer) Name() string { return s.name }
 
 func (s *memServer) Dial(ctx context.Context, _ string, _ transport.Config) (transport.Conn, error) {
 	s.dials.Add(1)
+	if s.onDial != nil {
+		s.onDial()
+	}
 	c, srv := newPipe()
 	s.wg.Add(1)
 	go s.serve(srv)

@@ -41,18 +41,19 @@ type Queue struct {
 	q       []Item
 	head    int
 	events  int
-	room    chan struct{} // closed (and replaced) when a queued change is taken
+	room    chan struct{} // made by a producer that waits; closed when a queued change is taken
 	msgs    int           // messages queued
 	bytes   int           // their payload bytes
 	stale   uint64        // messages of lost sessions dropped unhandled
 	running bool          // a goroutine is draining q
 	stopped bool
-	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
 func newQueue(consume func(Item), changes bool) *Queue {
-	return &Queue{consume: consume, changes: changes, done: make(chan struct{}), room: make(chan struct{})}
+	// No channel is made here: most clients never wait for room, and an
+	// idle client pays for every allocation that stays.
+	return &Queue{consume: consume, changes: changes}
 }
 
 // deliver queues a message. The session's window bounds how many of the
@@ -87,10 +88,12 @@ func (d *Queue) dropStale(epoch uint64) {
 	d.q = kept
 }
 
-// freeLocked wakes the producers waiting for room. d.mu is held.
+// freeLocked wakes the producers waiting for room, if any. d.mu is held.
 func (d *Queue) freeLocked() {
-	close(d.room)
-	d.room = make(chan struct{})
+	if d.room != nil {
+		close(d.room)
+		d.room = nil
+	}
 }
 
 // inbox returns the messages queued, their bytes and the stale ones
@@ -110,6 +113,9 @@ func (d *Queue) event(ch connstate.Change) {
 	}
 	d.mu.Lock()
 	for d.events >= maxQueuedEvents && !d.stopped {
+		if d.room == nil {
+			d.room = make(chan struct{})
+		}
 		room := d.room
 		d.mu.Unlock()
 		<-room // a channel, not a sync.Cond: a wait testing/synctest can see
@@ -137,6 +143,9 @@ func (d *Queue) pushLocked(it Item) {
 func (d *Queue) pop() (Item, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.stopped { // what is left waits for takeChanges
+		return Item{}, false
+	}
 	if d.head == len(d.q) {
 		d.q, d.head = d.q[:0], 0
 		d.running = false
@@ -164,13 +173,8 @@ func (d *Queue) pop() (Item, bool) {
 func (d *Queue) run() {
 	defer d.wg.Done()
 	for {
-		// Checked before taking an item, so nothing taken is ever put
-		// back; what is left waits for takeChanges.
-		select {
-		case <-d.done:
-			return
-		default:
-		}
+		// pop checks stop before taking an item, so nothing taken is
+		// ever put back.
 		it, ok := d.pop()
 		if !ok {
 			return
@@ -200,12 +204,8 @@ func (d *Queue) takeChanges() []connstate.Change {
 // handler.
 func (d *Queue) stop() {
 	d.mu.Lock()
-	first := !d.stopped
 	d.stopped = true
 	d.freeLocked() // a producer waiting for room queues and returns
 	d.mu.Unlock()
-	if first {
-		close(d.done)
-	}
 	d.wg.Wait()
 }

@@ -65,6 +65,9 @@ func (e *Engine) process(l *link, frames []codec.Frame) error {
 			if !fresh {
 				continue
 			}
+			if err := e.sess.Hold(f.Seq, len(f.Data)); err != nil {
+				return engineErr(err)
+			}
 			if f.Type == codec.TypeNack {
 				if err := e.sess.Nack(f.Ref, f.Code, f.Reason); err != nil {
 					return engineErr(err)

@@ -21,6 +21,9 @@ func (e *Engine) startProbe(l *link) {
 	if e.cfg.UpgradeInterval < 0 || len(e.better(l.transport)) == 0 {
 		return
 	}
+	// Made only here: most links (on the best transport, or with probes
+	// off) never have a probe, and a nil channel is never ready.
+	l.upgrade = make(chan probed)
 	e.wg.Add(1)
 	go e.probe(l)
 }

@@ -80,10 +80,13 @@ type Sender struct {
 	drained bool // everything was POSTed before Close returned
 	err     error
 
-	space  chan struct{}  // cap 1: the queue was taken
-	failed chan struct{}  // closed when err is set
-	stop   chan struct{}  // closed by Close: a blocked Send returns at once
-	wg     sync.WaitGroup // the goroutine, while running
+	space chan struct{} // cap 1: the queue was taken
+	// ended is closed when err is set or Close is called, whichever comes
+	// first: a blocked Send looks again and returns. One channel for both
+	// is one allocation less for every idle connection.
+	ended   chan struct{}
+	isEnded bool           // ended is closed; guarded by mu
+	wg      sync.WaitGroup // the goroutine, while running
 }
 
 // NewSender starts a Sender. Its POSTs carry ctx's values but not its
@@ -99,10 +102,9 @@ func NewSender(ctx context.Context, cfg SenderConfig) *Sender {
 		cfg.Client = http.DefaultClient
 	}
 	s := &Sender{
-		cfg:    cfg,
-		space:  make(chan struct{}, 1),
-		failed: make(chan struct{}),
-		stop:   make(chan struct{}),
+		cfg:   cfg,
+		space: make(chan struct{}, 1),
+		ended: make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.postCtx = httptrace.WithClientTrace(s.ctx, &httptrace.ClientTrace{
@@ -145,8 +147,7 @@ func (s *Sender) Send(ctx context.Context, msg []byte) error {
 		s.mu.Unlock()
 		select {
 		case <-s.space:
-		case <-s.failed:
-		case <-s.stop:
+		case <-s.ended:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -161,7 +162,7 @@ func (s *Sender) Abort(err error) {
 	first := s.err == nil
 	if first {
 		s.err = err
-		close(s.failed)
+		s.endLocked()
 	}
 	s.mu.Unlock()
 	s.cancel()
@@ -177,8 +178,8 @@ func (s *Sender) Close(timeout time.Duration) error {
 	if !s.running { // nothing queued: Send starts the goroutine for any
 		s.drained = s.err == nil
 	}
+	s.endLocked()
 	s.mu.Unlock()
-	close(s.stop)
 	t := time.AfterFunc(timeout, func() {
 		s.Abort(fmt.Errorf("%s: close: queued messages not sent within %v", s.cfg.Name, timeout))
 	})
@@ -191,6 +192,14 @@ func (s *Sender) Close(timeout time.Duration) error {
 		return nil
 	}
 	return s.err
+}
+
+// endLocked closes ended, once. s.mu is held.
+func (s *Sender) endLocked() {
+	if !s.isEnded {
+		s.isEnded = true
+		close(s.ended)
+	}
 }
 
 // run POSTs what is queued until the queue is empty, then ends; Send

@@ -45,6 +45,9 @@ func (e *RefusedError) Error() string {
 type Limits struct {
 	Count int // operations queued or in flight; must be > 0
 	Bytes int // payload and channel bytes queued or in flight; must be > 0
+	// InboxBytes is the budget announced in connect: the most payload
+	// bytes of server frames held unacknowledged (see Hold). Zero: none.
+	InboxBytes int
 }
 
 // Session is the state of one client session and its outbox. It is not
@@ -68,6 +71,9 @@ type Session struct {
 	processed uint64 // highest server sequence number processed
 	ackSent   uint64 // highest processed value acknowledged to the server
 	connLast  uint64 // highest sequence number seen on the current connection
+
+	held      []held // server frames the server may count against the inbox budget
+	heldBytes int
 }
 
 // New returns an empty session with the given outbox limits.
@@ -236,7 +242,10 @@ func (s *Session) Unacked() uint64 { return s.processed - s.ackSent }
 func (s *Session) AckDue() (uint64, bool) { return s.processed, s.processed > s.ackSent }
 
 // AckSent records that an acknowledgement of a was sent.
-func (s *Session) AckSent(a uint64) { s.ackSent = max(s.ackSent, a) }
+func (s *Session) AckSent(a uint64) {
+	s.ackSent = max(s.ackSent, a)
+	s.release(a)
+}
 
 // Connect returns the connect frame for a new connection and resets the
 // per-connection state: NewConnection, then ConnectFrame.
@@ -257,7 +266,7 @@ func (s *Session) NewConnection() {
 // on a new connection. It changes nothing, so a probe may build one while
 // the current connection carries on.
 func (s *Session) ConnectFrame() codec.Frame {
-	return codec.Frame{Type: codec.TypeConnect, Version: codec.Version, Session: s.ID, Token: s.Token, Ack: s.processed}
+	return codec.Frame{Type: codec.TypeConnect, Version: codec.Version, Session: s.ID, Token: s.Token, Ack: s.processed, InboxBytes: uint64(max(s.limits.InboxBytes, 0))}
 }
 
 // Hello applies the server's hello. It reports whether the session
@@ -270,6 +279,9 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	s.ID, s.Token = h.Session, h.Token
 	// The previous link's reader is done; this link's numbering starts here.
 	s.connLast = 0
+	// The server counts, on the new connection, what follows the ack in
+	// connect; a new session starts with nothing held.
+	s.release(s.processed)
 	if h.Resumed && !wasNew {
 		if h.Ack > s.nextSeq {
 			return true, &ProtocolError{Reason: fmt.Sprintf("hello acknowledges %d, beyond the last sent %d", h.Ack, s.nextSeq)}
@@ -297,6 +309,7 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	s.inflight = nil
 	s.resend, s.nextSeq = 0, 0
 	s.received, s.processed, s.ackSent, s.connLast = 0, 0, 0, 0
+	s.held, s.heldBytes = nil, 0
 	s.Epoch++
 	return wasNew, nil
 }
