@@ -364,11 +364,13 @@ func (c *conn) resume(connect codec.Frame) *session {
 	current := subtle.ConstantTimeCompare([]byte(s.token), []byte(connect.Token)) == 1
 	previous := s.prevToken != "" && subtle.ConstantTimeCompare([]byte(s.prevToken), []byte(connect.Token)) == 1
 	if s.ended || !(current || previous) || s.owner != c.client.Identity.ID {
+		c.srv.cfg.Logger.Info("session not resumed: ended, or token or owner do not match", "ended", s.ended)
 		return nil
 	}
 	// A resume point outside what was kept cannot be honoured: the client
 	// would miss frames or expect ones that never existed.
 	if connect.Ack < s.acked || connect.Ack > s.nextOut {
+		c.srv.cfg.Logger.Info("session not resumed: ack outside what was kept", "ack", connect.Ack, "acked", s.acked, "sent", s.nextOut)
 		return nil
 	}
 	c.takeOverLocked(s, connect, current)

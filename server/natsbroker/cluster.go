@@ -79,14 +79,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: stream: %w", err)
 	}
-	c.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   streamName(opts.Prefix) + "_sessions",
-		TTL:      opts.SessionTTL,
-		History:  1,
-		Replicas: opts.Replicas,
-		Storage:  jetstream.FileStorage,
-	})
-	if err != nil {
+	if c.kv, err = sessionBucket(ctx, js, streamName(opts.Prefix)+"_sessions", opts); err != nil {
 		return nil, fmt.Errorf("natsbroker: session bucket: %w", err)
 	}
 	if err := c.startDeliveries(ctx); err != nil {
@@ -275,4 +268,32 @@ func (c *Cluster) isClosed() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.closed
+}
+
+// sessionBucket creates or updates the bucket of session records and binds
+// to it for reads that go to the stream's leader. A bucket allows direct
+// gets by default, which any replica answers: one that lags behind hands
+// out a record another node has since replaced, and a node resuming a
+// session from it takes its own stale copy for current.
+func sessionBucket(ctx context.Context, js jetstream.JetStream, bucket string, opts Options) (jetstream.KeyValue, error) {
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   bucket,
+		TTL:      opts.SessionTTL,
+		History:  1,
+		Replicas: opts.Replicas,
+		Storage:  jetstream.FileStorage,
+	}); err != nil {
+		return nil, err
+	}
+	st, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return js.KeyValue(ctx, bucket)
 }
