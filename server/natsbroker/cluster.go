@@ -144,6 +144,11 @@ func (c *Cluster) deliveries() {
 			continue
 		}
 		pos := meta.Sequence.Stream
+		if prev := c.delivered.Load(); pos > prev+1 {
+			// The stream holds only publications, so a gap is what
+			// retention removed before this node read it.
+			c.opts.Logger.Error("natsbroker: this node fell behind the stream's retention; publications skipped", "skipped", pos-prev-1)
+		}
 		if ch, err := channelOf(msg.Subject(), c.msgPre); err == nil {
 			c.mu.RLock()
 			s := c.subs[ch]

@@ -35,7 +35,9 @@
 // can read. Subscribe and Unsubscribe only change a map of the node.
 // The ordered consumer resumes after the last sequence it delivered when
 // the connection or a NATS node comes back, so deliveries are neither
-// skipped nor repeated.
+// skipped nor repeated, as long as the node keeps up within Retention and
+// MaxBytes: what retention removes before a lagging node reads it is
+// skipped, and logged as an error.
 //
 // # Limits
 //
