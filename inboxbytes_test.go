@@ -26,7 +26,7 @@ func TestInboxBytesBoundedBySlowHandler(t *testing.T) {
 	const n = 64 // 4 MiB: four times the bound
 	for _, tr := range realtime.DefaultTransports() {
 		t.Run(tr.Name(), func(t *testing.T) {
-			ctx := testCtx(t, 30*time.Second)
+			ctx := testCtx(t, 90*time.Second)
 			srv := newServer(t, nil)
 			c := connect(t, ctx, srv, &realtime.Options{
 				Transports: []transport.Transport{tr}, UpgradeInterval: -1, MaxInboxBytes: bound,
@@ -83,7 +83,7 @@ func TestInboxBytesBoundedBySlowHandler(t *testing.T) {
 func TestInboxBudgetIgnoredIsProtocolError(t *testing.T) {
 	for _, tr := range realtime.DefaultTransports() {
 		t.Run(tr.Name(), func(t *testing.T) {
-			ctx := testCtx(t, 15*time.Second)
+			ctx := testCtx(t, 45*time.Second)
 			srv := newServer(t, nil)
 			rec := newRecorder()
 			const bound = 4000
