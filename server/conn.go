@@ -47,6 +47,7 @@ type conn struct {
 	// inbox is the client's byte budget from connect (zero: none): the
 	// most payload bytes of sequenced frames unacknowledged at once.
 	inbox uint64
+	held  uint64 // payload bytes sent on this conn and not acknowledged; guarded by sess.mu
 
 	// Used by the reading goroutine only.
 	lastSeq uint64  // highest client sequence number seen on this conn

@@ -115,7 +115,13 @@ func (s *session) ackLocked(a uint64) {
 	if s.cl != nil {
 		s.checkpointLocked(a)
 	}
-	s.keptBytes -= s.kept.drop(int(a - s.acked))
+	dropped := s.kept.drop(int(a - s.acked))
+	s.keptBytes -= dropped
+	if c := s.conn; c != nil {
+		// Frames up to a were sent on c, unless c just took the session
+		// over (then it has sent nothing yet).
+		c.held -= min(c.held, uint64(dropped))
+	}
 	s.acked = a
 	i := sort.Search(len(s.nacks), func(i int) bool { return s.nacks[i].seq > a })
 	s.nacks = s.nacks[i:]
@@ -180,12 +186,7 @@ func (s *session) collect(c *conn, dst []codec.Frame) (frames []codec.Frame, mor
 	budget, used := s.batchBudget(), 0
 	// The client's inbox budget: payload bytes sent and not acknowledged.
 	// One frame always goes when none is, so a large message passes.
-	var held uint64
-	if c.inbox > 0 {
-		for seq := s.acked + 1; seq < start; seq++ {
-			held += uint64(len(s.kept.at(int(seq - s.acked - 1)).Data))
-		}
-	}
+	held := c.held
 	frames = dst
 	full := false
 	for seq := start; seq <= limit && len(frames) < maxBatchFrames; seq++ {
@@ -203,6 +204,7 @@ func (s *session) collect(c *conn, dst []codec.Frame) (frames []codec.Frame, mor
 		held += uint64(len(f.Data))
 		c.sent = seq
 	}
+	c.held = held
 	more = c.sent < limit && !full
 
 	// The ack must not cover a refused frame whose nack is not sent yet.
