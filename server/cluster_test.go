@@ -13,63 +13,21 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/server"
+	"github.com/realtimekit/realtime/server/internal/clustertest"
 	"github.com/realtimekit/realtime/server/internal/memcluster"
-	"github.com/realtimekit/realtime/transport"
-	"github.com/realtimekit/realtime/transport/longpoll"
-	"github.com/realtimekit/realtime/transport/sse"
-	"github.com/realtimekit/realtime/transport/websocket"
 )
-
-// front sends every request to the node chosen now, as a balancer whose
-// node died sends the retries elsewhere.
-type front struct {
-	mu sync.Mutex
-	to http.Handler
-}
-
-func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	h := f.to
-	f.mu.Unlock()
-	h.ServeHTTP(w, r)
-}
-
-func (f *front) set(h http.Handler) {
-	f.mu.Lock()
-	f.to = h
-	f.mu.Unlock()
-}
 
 // node is one Server of a memcluster.
 type node struct {
 	srv  *server.Server
 	bkr  *memcluster.Node
-	pubs *pubCount
+	pubs *clustertest.PubCount
 }
 
-// pubCount counts one node's OnPublish calls by publish.
-type pubCount struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (p *pubCount) get(data string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n[data]
-}
-
-func (p *pubCount) hook(_ context.Context, pub server.Publication) error {
-	p.mu.Lock()
-	p.n[string(pub.Data)]++
-	p.mu.Unlock()
-	return nil
-}
-
-func newNode(t *testing.T, eng *memcluster.Cluster, pubs *pubCount) *node {
+func newNode(t *testing.T, eng *memcluster.Cluster, pubs *clustertest.PubCount) *node {
 	t.Helper()
 	n := &node{bkr: eng.Node(), pubs: pubs}
-	n.srv = server.New(server.Config{Broker: n.bkr, Sessions: eng.Sessions(), OnPublish: pubs.hook})
+	n.srv = server.New(server.Config{Broker: n.bkr, Sessions: eng.Sessions(), OnPublish: pubs.Hook})
 	t.Cleanup(func() { n.kill(t) })
 	return n
 }
@@ -94,16 +52,6 @@ func (n *node) drain(t *testing.T) {
 	_ = n.bkr.Close(context.Background())
 }
 
-func transportsByName(name string) []transport.Transport {
-	switch name {
-	case "sse":
-		return []transport.Transport{sse.Transport{}}
-	case "longpoll":
-		return []transport.Transport{longpoll.Transport{}}
-	}
-	return []transport.Transport{websocket.Transport{}}
-}
-
 // A session moves from a node that dies to another: the client sees it
 // resumed, and nothing is lost, duplicated or reordered either way.
 // OnPublish is called once per publish when the node drains; when it
@@ -124,9 +72,9 @@ func TestSessionResumesOnAnotherNode(t *testing.T) {
 func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 	const each = 300
 	eng := memcluster.New()
-	pa, pb := &pubCount{n: map[string]int{}}, &pubCount{n: map[string]int{}}
+	pa, pb := clustertest.NewPubCount(), clustertest.NewPubCount()
 	a, b := newNode(t, eng, pa), newNode(t, eng, pb)
-	fr := &front{to: a.srv}
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 
@@ -135,7 +83,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 	var changes []realtime.StateChange
 	var cmu sync.Mutex
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName(tr),
+		Transports: clustertest.Transports(tr),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 		OnStateChange: func(c realtime.StateChange) {
 			cmu.Lock()
@@ -170,7 +118,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 	}
 	publish(0, each/2)
 	// The node dies with frames in flight both ways.
-	fr.set(b.srv)
+	fr.Set(b.srv)
 	if crash {
 		a.kill(t)
 	} else {
@@ -196,7 +144,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 	again := 0
 	for i := range each {
 		d := "p" + strconv.Itoa(i)
-		na, nb := pa.get(d), pb.get(d)
+		na, nb := pa.Get(d), pb.Get(d)
 		switch {
 		case na+nb == 0 || na > 1 || nb > 1:
 			t.Errorf("publish %d: OnPublish called %d times on a, %d on b", i, na, nb)
@@ -228,7 +176,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 func connectTo(t *testing.T, ctx context.Context, url string) *realtime.Client {
 	t.Helper()
 	cl, err := realtime.New(url, &realtime.Options{
-		Transports: transportsByName("websocket"),
+		Transports: clustertest.Transports("websocket"),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 	})
 	if err != nil {
@@ -246,7 +194,7 @@ func connectTo(t *testing.T, ctx context.Context, url string) *realtime.Client {
 // session resumes and the publish goes through, once.
 func TestEngineUnreachable(t *testing.T) {
 	eng := memcluster.New()
-	pa := &pubCount{n: map[string]int{}}
+	pa := clustertest.NewPubCount()
 	a := newNode(t, eng, pa)
 	ts := httptest.NewServer(a.srv)
 	defer ts.Close()
@@ -296,7 +244,7 @@ func TestEngineUnreachable(t *testing.T) {
 	if n := cl.Stats().ContinuityLost; n != 0 {
 		t.Errorf("continuity lost %d times", n)
 	}
-	if n := pa.get("kept"); n != 1 {
+	if n := pa.Get("kept"); n != 1 {
 		t.Errorf("OnPublish called %d times", n)
 	}
 }
@@ -305,16 +253,16 @@ func TestEngineUnreachable(t *testing.T) {
 // client is told it lost continuity, never left waiting.
 func TestTrimmedLogLosesContinuity(t *testing.T) {
 	eng := memcluster.New()
-	a := newNode(t, eng, &pubCount{n: map[string]int{}})
-	b := newNode(t, eng, &pubCount{n: map[string]int{}})
-	fr := &front{to: a.srv}
+	a := newNode(t, eng, clustertest.NewPubCount())
+	b := newNode(t, eng, clustertest.NewPubCount())
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
 	lost := make(chan struct{}, 1)
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName("websocket"),
+		Transports: clustertest.Transports("websocket"),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 		OnStateChange: func(c realtime.StateChange) {
 			if c.ContinuityLost {
@@ -340,7 +288,7 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fr.set(b.srv)
+	fr.Set(b.srv)
 	a.kill(t)
 	last, _ := b.bkr.Last(ctx)
 	eng.Trim(last)
@@ -359,15 +307,15 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 // a stale copy, which it must not use.
 func TestSessionMovesBackAndForth(t *testing.T) {
 	eng := memcluster.New()
-	a := newNode(t, eng, &pubCount{n: map[string]int{}})
-	b := newNode(t, eng, &pubCount{n: map[string]int{}})
-	fr := &front{to: a.srv}
+	a := newNode(t, eng, clustertest.NewPubCount())
+	b := newNode(t, eng, clustertest.NewPubCount())
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName("longpoll"),
+		Transports: clustertest.Transports("longpoll"),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 	})
 	if err != nil {
@@ -393,7 +341,7 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 		}
 	}
 	move := func(to *node) {
-		fr.set(to.srv)
+		fr.Set(to.srv)
 		ts.CloseClientConnections()
 	}
 	publish("one", 50)
@@ -428,9 +376,9 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 // other channels' traffic does not cost it its continuity.
 func TestIdleSessionFollowsTheLog(t *testing.T) {
 	eng := memcluster.New()
-	a := newNode(t, eng, &pubCount{n: map[string]int{}})
-	b := newNode(t, eng, &pubCount{n: map[string]int{}})
-	fr := &front{to: a.srv}
+	a := newNode(t, eng, clustertest.NewPubCount())
+	b := newNode(t, eng, clustertest.NewPubCount())
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
@@ -460,7 +408,7 @@ func TestIdleSessionFollowsTheLog(t *testing.T) {
 		}
 	}
 	eng.Trim(last)
-	fr.set(b.srv)
+	fr.Set(b.srv)
 	a.kill(t)
 	if _, err := cl.WaitForState(ctx, realtime.StateReconnecting); err != nil {
 		t.Fatal(err)
@@ -476,8 +424,8 @@ func TestIdleSessionFollowsTheLog(t *testing.T) {
 // A client's publish on one node reaches a subscriber on another, in order.
 func TestPublishCrossesNodes(t *testing.T) {
 	eng := memcluster.New()
-	a := newNode(t, eng, &pubCount{n: map[string]int{}})
-	b := newNode(t, eng, &pubCount{n: map[string]int{}})
+	a := newNode(t, eng, clustertest.NewPubCount())
+	b := newNode(t, eng, clustertest.NewPubCount())
 	ta, tb := httptest.NewServer(a.srv), httptest.NewServer(b.srv)
 	defer ta.Close()
 	defer tb.Close()
@@ -510,9 +458,9 @@ func TestPublishCrossesNodes(t *testing.T) {
 // session resumes.
 func TestPublishStoredByAnotherNodeIsNotRedone(t *testing.T) {
 	eng := memcluster.New()
-	pa, pb := &pubCount{n: map[string]int{}}, &pubCount{n: map[string]int{}}
+	pa, pb := clustertest.NewPubCount(), clustertest.NewPubCount()
 	a, b := newNode(t, eng, pa), newNode(t, eng, pb)
-	fr := &front{to: a.srv}
+	fr := clustertest.NewFront(a.srv)
 	ts, tb := httptest.NewServer(fr), httptest.NewServer(b.srv)
 	defer ts.Close()
 	defer tb.Close()
@@ -536,12 +484,12 @@ func TestPublishStoredByAnotherNodeIsNotRedone(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the publish was not delivered")
 	}
-	fr.set(b.srv)
+	fr.Set(b.srv)
 	eng.SetStoreDown(false)
 	if err := r.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if na, nb := pa.get("once"), pb.get("once"); na != 1 || nb != 0 {
+	if na, nb := pa.Get("once"), pb.Get("once"); na != 1 || nb != 0 {
 		t.Errorf("OnPublish called %d times on a, %d on b", na, nb)
 	}
 	if n := b.srv.Stats().Restored; n < 1 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/server/internal/clustertest"
 )
 
 // The cluster benchmarks run server.Server nodes on this module, each on
@@ -22,7 +23,7 @@ import (
 func benchClient(b *testing.B, ctx context.Context, url string, tr string) *realtime.Client {
 	b.Helper()
 	cl, err := realtime.New(url, &realtime.Options{
-		Transports: transportsByName(tr),
+		Transports: clustertest.Transports(tr),
 		Reconnect:  reconnect.Policy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 	})
 	if err != nil {
@@ -146,12 +147,12 @@ func BenchmarkClusterResume(b *testing.B) {
 	s := startServer(b)
 	ctx := testCtx(b)
 	nodes := []*serverNode{newServerNode(b, s.ClientURL()), newServerNode(b, s.ClientURL())}
-	fr := &front{to: nodes[0].srv}
+	fr := clustertest.NewFront(nodes[0].srv)
 	ts := httptest.NewServer(fr)
 	b.Cleanup(ts.Close)
 	resumed := make(chan struct{}, 1)
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName("sse"),
+		Transports: clustertest.Transports("sse"),
 		Reconnect:  reconnect.Policy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 		OnStateChange: func(c realtime.StateChange) {
 			if c.To == realtime.StateConnected && c.Reason == "session resumed" {
@@ -173,7 +174,7 @@ func BenchmarkClusterResume(b *testing.B) {
 		if err := cl.Publish(ctx, "r", []byte(strconv.Itoa(i))); err != nil {
 			b.Fatal(err)
 		}
-		fr.set(nodes[(i+1)%2].srv)
+		fr.Set(nodes[(i+1)%2].srv)
 		t0 := time.Now()
 		ts.CloseClientConnections()
 		select {

@@ -12,6 +12,7 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/server"
+	"github.com/realtimekit/realtime/server/internal/clustertest"
 )
 
 // serverNodeOn is a server.Server on a Cluster of its own over nc, made
@@ -24,8 +25,8 @@ func serverNodeOn(t *testing.T, ctx context.Context, nc *nats.Conn, opts Options
 		c, err = New(ctx, nc, opts)
 		return err == nil
 	})
-	n := &serverNode{c: c, pubs: &pubCount{n: map[string]int{}}}
-	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.hook})
+	n := &serverNode{c: c, pubs: clustertest.NewPubCount()}
+	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.Hook})
 	t.Cleanup(func() { n.stop(false) })
 	return n
 }
@@ -45,12 +46,12 @@ func TestSessionAcrossNATSClusterRestart(t *testing.T) {
 	opts := Options{Replicas: 3, healthEvery: 100 * time.Millisecond}
 	a := serverNodeOn(t, ctx, nc.connect(0, false), opts)
 	b := serverNodeOn(t, ctx, nc.connect(1, false), opts)
-	fr := &front{to: a.srv}
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName("websocket"),
+		Transports: clustertest.Transports("websocket"),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 	})
 	if err != nil {
@@ -116,7 +117,7 @@ func TestSessionAcrossNATSClusterRestart(t *testing.T) {
 	nc.waitHealthy(0)
 	publish(100)
 	receive("after the NATS restart")
-	fr.set(b.srv)
+	fr.Set(b.srv)
 	a.stop(false) // node a crashes: the session moves to b
 	publish(100)
 	receive("after the move")
@@ -128,7 +129,7 @@ func TestSessionAcrossNATSClusterRestart(t *testing.T) {
 	}
 	for i := range sent {
 		d := "p" + strconv.Itoa(i)
-		if na, nb := a.pubs.get(d), b.pubs.get(d); na+nb == 0 || na > 1 || nb > 1 {
+		if na, nb := a.pubs.Get(d), b.pubs.Get(d); na+nb == 0 || na > 1 || nb > 1 {
 			t.Errorf("publish %d: OnPublish called %d times on a, %d on b", i, na, nb)
 		}
 	}

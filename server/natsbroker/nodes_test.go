@@ -17,56 +17,14 @@ import (
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/server"
-	"github.com/realtimekit/realtime/transport"
-	"github.com/realtimekit/realtime/transport/longpoll"
-	"github.com/realtimekit/realtime/transport/sse"
-	"github.com/realtimekit/realtime/transport/websocket"
+	"github.com/realtimekit/realtime/server/internal/clustertest"
 )
-
-// front sends every request to the node chosen now, as a balancer whose
-// node died sends the retries elsewhere.
-type front struct {
-	mu sync.Mutex
-	to http.Handler
-}
-
-func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	h := f.to
-	f.mu.Unlock()
-	h.ServeHTTP(w, r)
-}
-
-func (f *front) set(h http.Handler) {
-	f.mu.Lock()
-	f.to = h
-	f.mu.Unlock()
-}
-
-// pubCount counts one node's OnPublish calls by payload.
-type pubCount struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (p *pubCount) get(data string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n[data]
-}
-
-func (p *pubCount) hook(_ context.Context, pub server.Publication) error {
-	p.mu.Lock()
-	p.n[string(pub.Data)]++
-	p.mu.Unlock()
-	return nil
-}
 
 // serverNode is a server.Server on its own Cluster and NATS connection.
 type serverNode struct {
 	srv  *server.Server
 	c    *Cluster
-	pubs *pubCount
+	pubs *clustertest.PubCount
 	once sync.Once
 }
 
@@ -76,8 +34,8 @@ func newServerNode(t testing.TB, url string) *serverNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &serverNode{c: c, pubs: &pubCount{n: map[string]int{}}}
-	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.hook})
+	n := &serverNode{c: c, pubs: clustertest.NewPubCount()}
+	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.Hook})
 	t.Cleanup(func() { n.stop(false) })
 	return n
 }
@@ -94,16 +52,6 @@ func (n *serverNode) stop(drain bool) {
 		cancel()
 		_ = n.c.Close(context.Background())
 	})
-}
-
-func transportsByName(name string) []transport.Transport {
-	switch name {
-	case "sse":
-		return []transport.Transport{sse.Transport{}}
-	case "longpoll":
-		return []transport.Transport{longpoll.Transport{}}
-	}
-	return []transport.Transport{websocket.Transport{}}
 }
 
 // Two server nodes, each on its own NATS connection, share one JetStream:
@@ -125,13 +73,13 @@ func TestSessionMovesBetweenServers(t *testing.T) {
 func testSessionMoves(t *testing.T, url, tr string, drain bool) {
 	const each = 200
 	a, b := newServerNode(t, url), newServerNode(t, url)
-	fr := &front{to: a.srv}
+	fr := clustertest.NewFront(a.srv)
 	ts := httptest.NewServer(fr)
 	defer ts.Close()
 	ctx := testCtx(t)
 
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName(tr),
+		Transports: clustertest.Transports(tr),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
 	})
 	if err != nil {
@@ -161,7 +109,7 @@ func testSessionMoves(t *testing.T, url, tr string, drain bool) {
 		}
 	}
 	publish(0, each/2)
-	fr.set(b.srv) // the node stops with frames in flight both ways
+	fr.Set(b.srv) // the node stops with frames in flight both ways
 	a.stop(drain)
 	publish(each/2, each)
 
@@ -183,7 +131,7 @@ func testSessionMoves(t *testing.T, url, tr string, drain bool) {
 	again := 0
 	for i := range each {
 		d := t.Name() + strconv.Itoa(i)
-		na, nb := a.pubs.get(d), b.pubs.get(d)
+		na, nb := a.pubs.Get(d), b.pubs.Get(d)
 		switch {
 		case na+nb == 0 || na > 1 || nb > 1:
 			t.Errorf("publish %d: OnPublish called %d times on a, %d on b", i, na, nb)
@@ -276,15 +224,15 @@ func TestNodeRidesOutNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &serverNode{c: c, pubs: &pubCount{n: map[string]int{}}}
-	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.hook})
+	n := &serverNode{c: c, pubs: clustertest.NewPubCount()}
+	n.srv = server.New(server.Config{Broker: c, Sessions: c.Sessions(), OnPublish: n.pubs.Hook})
 	t.Cleanup(func() { n.stop(false) })
 	ts := httptest.NewServer(n.srv)
 	defer ts.Close()
 	ctx := testCtx(t)
 
 	cl, err := realtime.New(ts.URL, &realtime.Options{
-		Transports: transportsByName("websocket"),
+		Transports: clustertest.Transports("websocket"),
 		Reconnect:  reconnect.Policy{BaseDelay: 5 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 	})
 	if err != nil {
@@ -347,7 +295,7 @@ func TestNodeRidesOutNATSRestart(t *testing.T) {
 	if st := cl.Stats(); st.ContinuityLost != 0 {
 		t.Errorf("continuity lost %d times", st.ContinuityLost)
 	}
-	if k := n.pubs.get("kept"); k != 1 {
+	if k := n.pubs.Get("kept"); k != 1 {
 		t.Errorf("OnPublish called %d times for the publish made while NATS was down", k)
 	}
 }
