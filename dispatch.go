@@ -16,8 +16,11 @@ func (c *Client) consume(it engine.Item) {
 	}
 	m := it.Msg
 	h := c.handler(m.Channel)
+	if h == nil { // a session restored from a store: the handler may come
+		h, _ = c.eng.AwaitHandler(m).(Handler)
+	}
 	if h != nil {
-		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq})
+		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Redelivered: m.Redelivered})
 	}
 	c.eng.Processed(m.Epoch, m.Seq, h != nil)
 }

@@ -67,6 +67,12 @@ type Message struct {
 	Data    []byte
 	// Seq is the message's sequence number in the session, for logs.
 	Seq uint64
+	// Redelivered is true for the one message whose handler the process
+	// before this one may have run, or been running, when it died: the
+	// first message after a restart on an Options.Store, when its handler
+	// returned and the process died before it could record so. A handler
+	// whose effect must not happen twice checks its own record for it.
+	Redelivered bool
 }
 
 // Handler receives the messages of a subscription. Handlers of one Client
@@ -87,7 +93,9 @@ type Client struct {
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
-// It does no I/O: Connect dials. A nil opts takes every default.
+// It does no network I/O: Connect dials. With Options.Store it loads the
+// store, and returns a *StoreError if that fails. A nil opts takes every
+// default.
 func New(baseURL string, opts *Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -101,14 +109,18 @@ func New(baseURL string, opts *Options) (*Client, error) {
 	}
 	o := opts.withDefaults()
 	c := &Client{onChange: o.OnStateChange}
-	c.eng = engine.New(engine.Config{
+	eng, err := engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
 		HTTPClient: o.HTTPClient, Header: o.Header, AllowedRedirectHosts: o.AllowedRedirectHosts, Token: o.Token, Reconnect: o.Reconnect,
 		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, InboxBytes: o.MaxInboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
-		Consume: c.consume, Changes: o.OnStateChange != nil,
+		Consume: c.consume, Changes: o.OnStateChange != nil, Store: o.Store,
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.eng = eng
 	return c, nil
 }
 

@@ -18,6 +18,9 @@ type Message struct {
 	Data    []byte
 	Seq     uint64 // in its session
 	Epoch   uint64 // the session's; hand it back to Processed
+	// Redelivered: the process before this one may have run its handler
+	// (it came back from a store, see Options.Store).
+	Redelivered bool
 }
 
 // Item is what the queue hands up: a message to deliver or a state change

@@ -34,8 +34,11 @@ func (s OpState) String() string {
 // first sent, so an Op withdrawn before that leaves no gap.
 type Op struct {
 	Frame codec.Frame
-	// Internal ops (re-subscriptions after a lost session) have no waiter.
+	// Internal ops (re-subscriptions after a lost session, operations
+	// restored from a store) have no waiter.
 	Internal bool
+	// ID is the op's id in the store, when the session is stored.
+	ID uint64
 
 	size  int
 	start time.Time // when it was made, for the ack latency
