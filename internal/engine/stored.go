@@ -173,5 +173,3 @@ func (e *Engine) storeStats() StoreStats {
 	}
 	return StoreStats{Restored: e.store.ops, Damage: e.store.damage, Errors: e.store.errs.Load()}
 }
-
-
