@@ -319,7 +319,7 @@ func (s *Store) Commit() error {
 // Callers that meet wait for one fsync: the first does it for all.
 func (s *Store) sync() error {
 	s.mu.Lock()
-	want, f, closed := s.written, s.f, s.closed
+	want, closed := s.written, s.closed
 	s.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -330,8 +330,7 @@ func (s *Store) sync() error {
 		return nil
 	}
 	s.mu.Lock()
-	upto := s.written // what the fsync below covers
-	f = s.f
+	upto, f := s.written, s.f // what the fsync below covers
 	s.mu.Unlock()
 	// A roll that closed f synced it first, and what it wrote since.
 	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
