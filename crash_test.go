@@ -225,11 +225,11 @@ func TestCrashedAgentLosesNothing(t *testing.T) {
 		child := startCrashChild(t, srv.URL(), dir, life)
 		if life == kills {
 			// The last life is not killed: it drains what the others left.
+			setDown(srv, false)
 			require.NoError(t, child.waitFor(ctx, func() bool { return child.subscribed }))
 			close(stopDown)
 			downWG.Wait()
 			stopDown = make(chan struct{})
-			setDown(srv, false)
 			checkCrashResults(t, ctx, srv, dir, accepted, downs, child)
 			child.kill()
 			t.Logf("kills: %v", phases)

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -177,7 +178,20 @@ func Open(dir string, opts *Options) (*Store, error) {
 }
 
 // segName is the file name of segment n.
-func segName(n uint64) string { return fmt.Sprintf("%016x.seg", n) }
+func segName(n uint64) string {
+	h := strconv.FormatUint(n, 16)
+	return strings.Repeat("0", 16-len(h)) + h + ".seg"
+}
+
+// segNumber is the number of the segment named name, if it is one.
+func segNumber(name string) (uint64, bool) {
+	h, ok := strings.CutSuffix(name, ".seg")
+	if !ok || len(h) != 16 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(h, 16, 64)
+	return n, err == nil && segName(n) == name
+}
 
 // load reads every segment, oldest first.
 func (s *Store) load() error {
@@ -187,12 +201,8 @@ func (s *Store) load() error {
 	}
 	full := &store.State{}
 	for _, e := range ents {
-		var n uint64
-		name := e.Name()
-		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".seg") {
-			continue
-		}
-		if _, err := fmt.Sscanf(name, "%016x.seg", &n); err != nil || segName(n) != name {
+		n, ok := segNumber(e.Name())
+		if !ok || !e.Type().IsRegular() {
 			continue
 		}
 		s.segs = append(s.segs, n)
