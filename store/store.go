@@ -11,7 +11,6 @@
 package store
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -196,18 +195,21 @@ func (s *State) drop(id uint64) {
 // Ops returns the operations s holds in the order they are to be sent:
 // those already numbered by sequence number, then the others by id.
 func (s *State) Ops() []*Op {
-	out := slices.Collect(maps.Values(s.ops))
-	slices.SortFunc(out, func(a, b *Op) int {
-		switch {
-		case a.Seq != 0 && b.Seq != 0:
-			return cmp.Compare(a.Seq, b.Seq)
-		case a.Seq != 0:
-			return -1
-		case b.Seq != 0:
-			return 1
+	seqs := slices.Sorted(maps.Keys(s.numbered))
+	ids := make([]uint64, 0, len(s.ops)-len(seqs))
+	for id, op := range s.ops {
+		if op.Seq == 0 {
+			ids = append(ids, id)
 		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	}
+	slices.Sort(ids)
+	out := make([]*Op, 0, len(s.ops))
+	for _, seq := range seqs {
+		out = append(out, s.ops[s.numbered[seq]])
+	}
+	for _, id := range ids {
+		out = append(out, s.ops[id])
+	}
 	return out
 }
 
@@ -215,6 +217,12 @@ func (s *State) Ops() []*Op {
 // of those kept to seqs: a checkpoint, which says in full which operations
 // were live when it was written.
 func (s *State) Keep(ids, seqs []uint64) {
+	if len(ids) == len(s.ops) && !slices.ContainsFunc(ids, func(id uint64) bool { return s.ops[id] == nil }) {
+		for i, id := range ids { // the same operations: only their numbers
+			s.number(id, seqs[i])
+		}
+		return
+	}
 	old := s.ops
 	s.ops, s.numbered = make(map[uint64]*Op, len(ids)), make(map[uint64]uint64)
 	for i, id := range ids {
@@ -224,6 +232,22 @@ func (s *State) Keep(ids, seqs []uint64) {
 			s.number(id, seqs[i])
 		}
 	}
+}
+
+// WithoutData returns a copy of s whose operations hold no contents: what
+// a store keeps to know which operations are live and where.
+func (s *State) WithoutData() *State {
+	c := *s
+	c.ops, c.numbered = make(map[uint64]*Op, len(s.ops)), make(map[uint64]uint64, len(s.numbered))
+	for id, op := range s.ops {
+		o := *op
+		o.Data = nil
+		c.ops[id] = &o
+	}
+	for seq, id := range s.numbered {
+		c.numbered[seq] = id
+	}
+	return &c
 }
 
 // Len returns the number of operations s holds and their payload bytes.

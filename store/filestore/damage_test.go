@@ -88,7 +88,7 @@ func TestDamageIsCutAndReportedOnce(t *testing.T) {
 		for _, p := range segs {
 			pb, err := os.ReadFile(filepath.Join(tmpl, filepath.Base(p)))
 			require.NoError(t, err)
-			frames, _ := scan(pb[len(header):], int64(len(header)))
+			frames, _ := scan(pb[len(header):], int64(len(header)), nil)
 			hit := filepath.Base(p) == filepath.Base(victim)
 			for _, f := range frames {
 				if f.rec.Kind != store.KindAdd {

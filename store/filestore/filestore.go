@@ -163,7 +163,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		return nil, &OpenError{Dir: dir, Err: err}
 	}
 	s.mu.Lock()
-	err = s.roll()
+	err = s.reopen()
 	s.mu.Unlock()
 	if err != nil {
 		s.closeFiles()
@@ -200,6 +200,7 @@ func (s *Store) load() error {
 		return err
 	}
 	full := &store.State{}
+	channels := map[string]string{} // one string per channel name, not per record
 	for _, e := range ents {
 		n, ok := segNumber(e.Name())
 		if !ok || !e.Type().IsRegular() {
@@ -219,7 +220,7 @@ func (s *Store) load() error {
 		if !strings.HasPrefix(string(b), header) {
 			dmg = store.Damage{Records: 1, Bytes: int64(len(b))}
 		} else {
-			frames, dmg = scan(b[len(header):], int64(len(header)))
+			frames, dmg = scan(b[len(header):], int64(len(header)), channels)
 		}
 		if dmg.Records > 0 {
 			s.damaged[n] = true
@@ -233,13 +234,26 @@ func (s *Store) load() error {
 				r.Data = slices.Clone(r.Data) // not the whole file's buffer
 			}
 			s.apply(full, r)
-			stripped := *r
-			stripped.Data = nil
-			s.apply(&s.st, &stripped)
 		}
 		s.seg = n
 	}
+	s.st = *full.WithoutData()
 	s.loaded = full
+	return nil
+}
+
+// reopen carries on appending to the newest segment when every segment
+// read whole and it has room; otherwise it starts a new one, which also
+// rewrites the damaged segments away. s.mu is held.
+func (s *Store) reopen() error {
+	if len(s.segs) == 0 || len(s.damaged) > 0 || s.sizes[s.seg] >= s.opts.SegmentBytes {
+		return s.roll()
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, segName(s.seg)), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	s.f, s.size = f, s.sizes[s.seg]
 	return nil
 }
 

@@ -147,8 +147,10 @@ func (d *decoder) pairs(r *store.Record, seqs bool) {
 	}
 }
 
-// decodePayload decodes one record's payload. Contents alias p.
-func decodePayload(p []byte) (store.Record, error) {
+// decodePayload decodes one record's payload. Contents alias p. Channel
+// names are taken from intern when it holds them, and added to it (nil:
+// none).
+func decodePayload(p []byte, intern map[string]string) (store.Record, error) {
 	if len(p) == 0 {
 		return store.Record{}, errFormat
 	}
@@ -158,7 +160,15 @@ func decodePayload(p []byte) (store.Record, error) {
 	case store.KindAdd:
 		r.ID = d.uint()
 		r.Type = codec.Type(d.byte())
-		r.Channel = string(d.bytes())
+		ch := d.bytes()
+		if v, ok := intern[string(ch)]; ok {
+			r.Channel = v
+		} else {
+			r.Channel = string(ch)
+			if intern != nil && len(intern) < 4096 {
+				intern[r.Channel] = r.Channel
+			}
+		}
 		r.Data = d.bytes()
 	case store.KindNumber, kindCheckpoint:
 		if r.Kind == kindCheckpoint {
@@ -197,11 +207,11 @@ type frame struct {
 // never fails: a stretch it cannot read is skipped up to the next record
 // whose marker, length and CRC check out, and counted in the damage it
 // returns.
-func scan(b []byte, base int64) (out []frame, dmg store.Damage) {
+func scan(b []byte, base int64, intern map[string]string) (out []frame, dmg store.Damage) {
 	i := 0
 	bad := -1 // start of the damaged stretch being skipped
 	for i < len(b) {
-		if r, n, ok := readAt(b[i:]); ok {
+		if r, n, ok := readAt(b[i:], intern); ok {
 			if bad >= 0 {
 				dmg.Records++
 				dmg.Bytes += int64(i - bad)
@@ -225,7 +235,7 @@ func scan(b []byte, base int64) (out []frame, dmg store.Damage) {
 
 // readAt reads the record at the start of b, if there is a whole, intact
 // one, and returns it with its framed length.
-func readAt(b []byte) (store.Record, int, bool) {
+func readAt(b []byte, intern map[string]string) (store.Record, int, bool) {
 	if len(b) < recHeader || b[0] != marker {
 		return store.Record{}, 0, false
 	}
@@ -237,7 +247,7 @@ func readAt(b []byte) (store.Record, int, bool) {
 	if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(b[5:]) {
 		return store.Record{}, 0, false
 	}
-	r, err := decodePayload(p)
+	r, err := decodePayload(p, intern)
 	if err != nil {
 		return store.Record{}, 0, false
 	}

@@ -28,7 +28,7 @@ func FuzzScan(f *testing.F) {
 	f.Add(seed)
 	f.Add(seed[:len(seed)-3])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		frames, dmg := scan(b, 0)
+		frames, dmg := scan(b, 0, nil)
 		var n int64
 		for _, fr := range frames {
 			n += fr.n
