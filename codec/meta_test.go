@@ -119,4 +119,3 @@ func TestMetadataMalformed(t *testing.T) {
 		}
 	}
 }
-
