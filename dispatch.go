@@ -17,7 +17,7 @@ func (c *Client) consume(it engine.Item) {
 	m := it.Msg
 	h := c.handler(m.Channel)
 	if h != nil {
-		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq})
+		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header})
 	}
 	c.eng.Processed(m.Epoch, m.Seq, h != nil)
 }

@@ -210,6 +210,9 @@ type Publication struct {
 	Channel string
 	Data    []byte // owned by the server: copy it to keep it
 	Seq     uint64 // the client's sequence number, unique within the session
+	// Header is the publisher's header, nil when none; the server checked
+	// its bounds. Do not modify it: subscribers receive it as it is.
+	Header map[string]string
 }
 
 // Refusal is the error a hook returns to refuse a client frame with a

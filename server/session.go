@@ -77,7 +77,7 @@ func (s *session) deliver(m Message) {
 	case s.cl != nil:
 		s.deliverLocked(m)
 	default:
-		s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data}, 0)
+		s.appendLocked(m.frame(), 0)
 	}
 }
 
