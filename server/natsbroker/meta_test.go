@@ -1,0 +1,52 @@
+package natsbroker
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/realtimekit/realtime/server"
+)
+
+func TestMetaHeaders(t *testing.T) {
+	in := server.Message{Time: time.UnixMilli(1700000000123), From: "a\r\nb", Header: map[string]string{"k\n": "v\r\n"}}
+	h, err := putMeta(nil, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			for _, c := range []byte(k + v) {
+				if c == '\r' || c == '\n' {
+					t.Fatalf("header %q: %q holds a line break", k, v)
+				}
+			}
+		}
+	}
+	var out server.Message
+	if err := getMeta(h, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.Time.Equal(in.Time) || out.From != in.From || out.Header["k\n"] != "v\r\n" || len(out.Header) != 1 {
+		t.Errorf("read back %+v, want %+v", out, in)
+	}
+
+	if h, _ := putMeta(nil, &server.Message{}); h != nil {
+		t.Errorf("no metadata made headers %v", h)
+	}
+	var none server.Message
+	if err := getMeta(nats.Header{}, &none); err != nil || !none.Time.IsZero() || none.From != "" || none.Header != nil {
+		t.Errorf("no headers: %v, %+v", err, none)
+	}
+
+	bad := nats.Header{hdrTime: {"soon"}, hdrFrom: {"!!"}, hdrHeader: {b64.EncodeToString([]byte("[1]"))}}
+	var m server.Message
+	if err := getMeta(bad, &m); !errors.Is(err, errBadMeta) {
+		t.Errorf("malformed: %v, want errBadMeta", err)
+	}
+	if !m.Time.IsZero() || m.From != "" || m.Header != nil {
+		t.Errorf("malformed metadata set %+v", m)
+	}
+}
