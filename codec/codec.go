@@ -233,11 +233,16 @@ func checkFrame(codec string, i int, f *Frame) error {
 	}
 	for _, s := range [...]struct{ name, v string }{
 		{"channel", f.Channel}, {"session", f.Session}, {"token", f.Token}, {"reason", f.Reason},
-		{"from", f.From},
 	} {
 		if !utf8.ValidString(s.v) {
 			return fmt.Errorf("%s: encode frame %d: %s is not valid UTF-8: %w", codec, i, s.name, ErrMalformed)
 		}
+	}
+	if f.From == "" && f.Header == nil { // the common case: no metadata
+		return nil
+	}
+	if !utf8.ValidString(f.From) {
+		return fmt.Errorf("%s: encode frame %d: from is not valid UTF-8: %w", codec, i, ErrMalformed)
 	}
 	if len(f.Header) > MaxHeaderEntries {
 		return fmt.Errorf("%s: encode frame %d: %d header entries, over %d: %w", codec, i, len(f.Header), MaxHeaderEntries, ErrMalformed)
