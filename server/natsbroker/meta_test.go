@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -49,4 +50,35 @@ func TestMetaHeaders(t *testing.T) {
 	if !m.Time.IsZero() || m.From != "" || m.Header != nil {
 		t.Errorf("malformed metadata set %+v", m)
 	}
+}
+
+// getMeta never panics on stored headers, and whatever putMeta wrote reads
+// back the same.
+func FuzzMeta(f *testing.F) {
+	f.Add("1700000000123", "YWRh", "eyJrIjoidiJ9", int64(1700000000123), "ada", "k", "v")
+	f.Add("-1", "!", "e30", int64(0), "", "", "")
+	f.Add("99999999999999999999", "", "bnVsbA", int64(-5), "\r\n", "\x00", "\u2028")
+	f.Fuzz(func(t *testing.T, ts, from, h string, ms int64, id, k, v string) {
+		var m server.Message
+		_ = getMeta(nats.Header{hdrTime: {ts}, hdrFrom: {from}, hdrHeader: {h}}, &m)
+
+		in := server.Message{From: id}
+		if ms != 0 {
+			in.Time = time.UnixMilli(ms)
+		}
+		if k != "" && utf8.ValidString(k) && utf8.ValidString(v) {
+			in.Header = map[string]string{k: v}
+		}
+		hdr, err := putMeta(nil, &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out server.Message
+		if err := getMeta(hdr, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !out.Time.Equal(in.Time) || out.From != in.From || len(out.Header) != len(in.Header) || out.Header[k] != in.Header[k] {
+			t.Fatalf("read back %+v, want %+v", out, in)
+		}
+	})
 }
