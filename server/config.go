@@ -57,8 +57,8 @@ type Config struct {
 	// 4503 (slow consumer). Default 65,536: room for a burst of
 	// publishes on a busy channel; SessionBytes bounds the memory as well.
 	SessionBuffer int
-	// SessionBytes bounds the payload bytes kept for a session in the same
-	// way. Default 64 MiB.
+	// SessionBytes bounds the payload and header bytes kept for a session
+	// in the same way. Default 64 MiB.
 	SessionBytes int
 	// MaxSessions bounds the sessions kept at once; a connect that would
 	// open one more gets error 4529. Default 100,000.

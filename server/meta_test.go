@@ -182,3 +182,32 @@ func (c *client) expectPastAcks(typ codec.Type) codec.Frame {
 		}
 	}
 }
+
+// Headers count towards SessionBytes: a subscriber that does not
+// acknowledge messages of one byte with 3 KiB headers is a slow consumer
+// once 8 KiB of them are kept.
+func TestHeadersCountTowardsSessionBytes(t *testing.T) {
+	_, url := start(t, server.Config{SessionBytes: 8 << 10})
+	slow, _ := open(t, url)
+	slow.send(sub(1, "room"))
+	slow.ack(1)
+	pubr, _ := open(t, url)
+	for i := range 3 {
+		p := pub(uint64(i+1), "room", "x")
+		p.Header = map[string]string{"k": strings.Repeat("v", 3<<10)}
+		pubr.send(p)
+	}
+	for {
+		switch f := slow.nextData(); f.Type {
+		case codec.TypeMessage, codec.TypeAck:
+			continue
+		case codec.TypeError:
+			if f.Code != 4503 {
+				t.Fatalf("error %d %q, want 4503", f.Code, f.Reason)
+			}
+			return
+		default:
+			t.Fatalf("got a %s frame, want msg frames then error 4503", f.Type)
+		}
+	}
+}
