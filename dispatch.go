@@ -20,7 +20,7 @@ func (c *Client) consume(it engine.Item) {
 		h, _ = c.eng.AwaitHandler(m).(Handler)
 	}
 	if h != nil {
-		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Redelivered: m.Redelivered})
+		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered})
 	}
 	c.eng.Processed(m.Epoch, m.Seq, h != nil)
 }

@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +60,8 @@ type StateChange struct {
 	At time.Time
 }
 
-// Message is a message delivered on a subscribed channel.
+// Message is a message delivered on a subscribed channel, or one to
+// publish with PublishMessage.
 type Message struct {
 	Channel string
 	Data    []byte
@@ -73,6 +73,17 @@ type Message struct {
 	// returned and the process died before it could record so. A handler
 	// whose effect must not happen twice checks its own record for it.
 	Redelivered bool
+	// Time is when the server accepted the publish, by the server's clock,
+	// to the millisecond; the zero Time when the server sent none.
+	Time time.Time
+	// From is the publisher's identity, as the server's authentication
+	// named the publishing connection; "" when it has none (a publish
+	// from the server's backend, or a server that does not say).
+	From string
+	// Header holds the publisher's headers, such as a W3C traceparent;
+	// nil when none. At most 16 entries of 4 KiB in all (see
+	// PublishMessage).
+	Header map[string]string
 }
 
 // Handler receives the messages of a subscription. Handlers of one Client
@@ -184,40 +195,17 @@ func (c *Client) Err() error { return publicErr(c.eng.Err()) }
 // message waits in the bounded outbox. If ctx ends before the message was
 // sent, it is withdrawn; once sent, it stays in the outbox and is resent
 // until acknowledged even though Publish has returned ctx's error.
+// PublishMessage does the same with a header.
 func (c *Client) Publish(ctx context.Context, channel string, data []byte) error {
-	r, err := c.PublishAsync(channel, data)
-	if err != nil {
-		return err
-	}
-	if err := r.Wait(ctx); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			c.eng.Withdraw(r.op, err)
-		}
-		return err
-	}
-	return nil
+	return c.PublishMessage(ctx, Message{Channel: channel, Data: data})
 }
 
 // PublishAsync queues a copy of data for channel and returns at once with
 // a Receipt to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
-// invalid channel name, or ErrClosed.
+// invalid channel name, or ErrClosed. PublishMessageAsync does the same
+// with a header.
 func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
-	if err := checkChannel(channel); err != nil {
-		return nil, err
-	}
-	if err := protocol.FitsPublish(c.eng.Codec(), c.eng.Limit(), channel, data); err != nil {
-		if errors.Is(err, protocol.ErrTooLarge) {
-			return nil, ErrMessageTooLarge
-		}
-		return nil, fmt.Errorf("realtime: the codec cannot encode this publish: %w", err)
-	}
-	// Copied: the caller may reuse data at once, and the outbox's byte
-	// limit then measures memory the client really holds.
-	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: bytes.Clone(data)})
-	if err := c.eng.Enqueue(op); err != nil {
-		return nil, publicErr(err)
-	}
-	return &Receipt{op: op}, nil
+	return c.PublishMessageAsync(Message{Channel: channel, Data: data})
 }
 
 // Subscribe starts delivering channel's messages to h and waits until the

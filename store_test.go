@@ -44,10 +44,12 @@ func TestStoredPublishesOutliveTheProcess(t *testing.T) {
 	st := openStore(t, dir)
 	c, err := realtime.New(srv.URL(), &realtime.Options{Store: st})
 	require.NoError(t, err)
-	for i := range 100 {
+	for i := range 99 {
 		_, err := c.PublishAsync("readings", fmt.Appendf(nil, "r%03d", i))
 		require.NoError(t, err)
 	}
+	_, err = c.PublishMessageAsync(realtime.Message{Channel: "readings", Data: []byte("r099"), Header: map[string]string{"traceparent": "00-abc-def-01"}})
+	require.NoError(t, err)
 	require.NoError(t, c.Close())
 	require.NoError(t, st.Close())
 
@@ -61,6 +63,7 @@ func TestStoredPublishesOutliveTheProcess(t *testing.T) {
 	for i, m := range got {
 		require.Equal(t, fmt.Sprintf("r%03d", i), string(m.Data))
 	}
+	require.Equal(t, map[string]string{"traceparent": "00-abc-def-01"}, got[99].Header, "headers are stored too")
 	require.Eventually(t, func() bool { return c.Stats().OutboxCount == 0 }, scaled(10*time.Second), 5*time.Millisecond)
 	require.Len(t, srv.Received(), 100)
 }

@@ -67,6 +67,7 @@ type Record struct {
 	Type    codec.Type
 	Channel string
 	Data    []byte
+	Header  map[string]string // a publish's headers, with KindAdd
 	Seq     uint64
 	Next    uint64
 	IDs     []uint64
@@ -82,6 +83,7 @@ type Op struct {
 	Type    codec.Type
 	Channel string
 	Data    []byte
+	Header  map[string]string
 	Seq     uint64 // 0 until numbered
 }
 
@@ -128,7 +130,7 @@ func (s *State) Apply(r *Record) error {
 		// Adding an operation held already changes nothing: a store may
 		// copy a record forward when it reclaims space.
 		if s.ops[r.ID] == nil {
-			s.ops[r.ID] = &Op{ID: r.ID, Type: r.Type, Channel: r.Channel, Data: r.Data}
+			s.ops[r.ID] = &Op{ID: r.ID, Type: r.Type, Channel: r.Channel, Data: r.Data, Header: r.Header}
 		}
 		s.LastID = max(s.LastID, r.ID)
 	case KindNumber:
@@ -241,7 +243,7 @@ func (s *State) WithoutData() *State {
 	c.ops, c.numbered = make(map[uint64]*Op, len(s.ops)), make(map[uint64]uint64, len(s.numbered))
 	for id, op := range s.ops {
 		o := *op
-		o.Data = nil
+		o.Data, o.Header = nil, nil
 		c.ops[id] = &o
 	}
 	for seq, id := range s.numbered {

@@ -58,7 +58,7 @@ func (s *Session) Restore(st *store.State) bool {
 	s.received, s.processed, s.ackSent = st.Processed, st.Processed, st.Processed
 	s.lastID = st.LastID
 	for _, o := range st.Ops() {
-		op := NewOp(codec.Frame{Type: o.Type, Channel: o.Channel, Data: o.Data, Seq: o.Seq})
+		op := NewOp(codec.Frame{Type: o.Type, Channel: o.Channel, Data: o.Data, Header: o.Header, Seq: o.Seq})
 		op.ID, op.Internal = o.ID, true
 		s.bytes += op.size
 		if o.Seq != 0 {

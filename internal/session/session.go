@@ -122,7 +122,7 @@ func (s *Session) add(op *Op) error {
 	s.lastID++
 	op.ID = s.lastID
 	f := &op.Frame
-	return s.log(&store.Record{Kind: store.KindAdd, ID: op.ID, Type: f.Type, Channel: f.Channel, Data: f.Data})
+	return s.log(&store.Record{Kind: store.KindAdd, ID: op.ID, Type: f.Type, Channel: f.Channel, Data: f.Data, Header: f.Header})
 }
 
 func (s *Session) fits(op *Op) bool {

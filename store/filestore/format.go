@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"slices"
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/store"
@@ -43,6 +45,14 @@ func appendRecord(dst []byte, r *store.Record) []byte {
 		dst = append(dst, byte(r.Type))
 		dst = appendBytes(dst, []byte(r.Channel))
 		dst = appendBytes(dst, r.Data)
+		if len(r.Header) > 0 { // absent when empty: a reader takes none
+			keys := slices.Sorted(maps.Keys(r.Header))
+			dst = binary.AppendUvarint(dst, uint64(len(keys)))
+			for _, k := range keys {
+				dst = appendBytes(dst, []byte(k))
+				dst = appendBytes(dst, []byte(r.Header[k]))
+			}
+		}
 	case store.KindNumber, kindCheckpoint:
 		if r.Kind == kindCheckpoint {
 			dst = appendBytes(dst, []byte(r.Session))
@@ -147,6 +157,26 @@ func (d *decoder) pairs(r *store.Record, seqs bool) {
 	}
 }
 
+// header reads a publish's headers: a count, then that many key and
+// value pairs, each at least two bytes. An empty or repeated key is
+// malformed: the writer never makes one.
+func (d *decoder) header(r *store.Record) {
+	n := d.uint()
+	if d.err != nil || n == 0 || n > uint64(len(d.b))/2 {
+		d.err = errFormat
+		return
+	}
+	r.Header = make(map[string]string, n)
+	for range n {
+		k, v := d.bytes(), d.bytes()
+		if _, dup := r.Header[string(k)]; d.err != nil || dup {
+			d.err = errFormat
+			return
+		}
+		r.Header[string(k)] = string(v)
+	}
+}
+
 // decodePayload decodes one record's payload. Contents alias p. Channel
 // names are taken from intern when it holds them, and added to it (nil:
 // none).
@@ -170,6 +200,9 @@ func decodePayload(p []byte, intern map[string]string) (store.Record, error) {
 			}
 		}
 		r.Data = d.bytes()
+		if d.err == nil && len(d.b) > 0 {
+			d.header(&r)
+		}
 	case store.KindNumber, kindCheckpoint:
 		if r.Kind == kindCheckpoint {
 			r.Session = string(d.bytes())

@@ -15,6 +15,7 @@ func FuzzScan(f *testing.F) {
 	var seed []byte
 	for _, r := range []*store.Record{
 		add(1, "hello"),
+		{Kind: store.KindAdd, ID: 2, Channel: "c", Data: []byte("d"), Header: map[string]string{"a": "1", "traceparent": "00-x"}},
 		{Kind: store.KindNumber, Next: 2, IDs: []uint64{1}, Seqs: []uint64{2}},
 		{Kind: store.KindAcked, Seq: 2},
 		{Kind: store.KindDone, IDs: []uint64{1, 3}},
