@@ -21,6 +21,7 @@ func (c *Client) consume(it engine.Item) {
 	}
 	if h != nil {
 		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered})
+		c.eng.DeliveredBytes(len(m.Data))
 	}
 	c.eng.Processed(m.Epoch, m.Seq, h != nil)
 }

@@ -70,6 +70,22 @@ type Stats struct {
 	// to the server's ack: AckLatency[i] holds those of at most
 	// LatencyBuckets[i], the last entry the slower rest.
 	AckLatency [len(LatencyBuckets) + 1]uint64
+	// AckLatencySum is the sum of the latencies AckLatency counts, so that
+	// a Prometheus histogram or summary (its _sum) can be exported
+	// faithfully; the mean is AckLatencySum / Acked.
+	AckLatencySum time.Duration
+
+	// BytesSent and BytesReceived are the encoded bytes of the messages
+	// sent and received on live connections, on every transport: frames,
+	// acknowledgements and heartbeats, not the handshake nor the goodbye
+	// on Close, nor HTTP framing (headers, base64, SSE fields).
+	BytesSent     uint64
+	BytesReceived uint64
+	// PublishedBytes is the payload (Data) bytes of the publishes accepted
+	// into the outbox (counted as Published is); DeliveredBytes those of
+	// the messages handed to a handler (counted as Delivered is).
+	PublishedBytes uint64
+	DeliveredBytes uint64
 }
 
 // LatencyBuckets are the upper bounds of Stats.AckLatency's buckets, from
@@ -80,6 +96,7 @@ var LatencyBuckets = session.LatencyBuckets
 func (c *Client) Stats() Stats {
 	e := c.eng.Stats()
 	sc := e.Session
+	b := c.eng.Bytes()
 	return Stats{
 		State: e.State, Transport: e.Transport,
 		Connects: e.Connects, Disconnects: e.Disconnects, DiedYoung: e.DiedYoung,
@@ -91,7 +108,10 @@ func (c *Client) Stats() Stats {
 		InboxCount: e.InboxCount, InboxBytes: e.InboxBytes, DroppedStale: e.DroppedStale,
 		AckLatency: sc.AckLatency,
 		Restored:   e.Store.Restored, StoreDamage: e.Store.Damage, StoreErrors: e.Store.Errors,
-		StoreBehind: sc.StoreBehind,
+		StoreBehind:   sc.StoreBehind,
+		AckLatencySum: sc.AckLatencySum,
+		BytesSent:     b.Sent, BytesReceived: b.Received,
+		PublishedBytes: b.Published, DeliveredBytes: b.Delivered,
 	}
 }
 

@@ -88,6 +88,7 @@ type Engine struct {
 	failed    error         // set once Failed: the error that ended the client
 	dog       *watchdog.Dog // the live link's, while its writer runs
 	count     counts
+	bytes     byteCounts
 	attempts  []fallback.Attempt // of the last negotiation
 	connects  bucket             // the connects ceiling
 	closeAt   atomic.Int64       // when Close was called, Unix ns: the goodbye's deadline runs from it
@@ -187,6 +188,7 @@ func (e *Engine) Enqueue(op *session.Op) error {
 	err := e.sess.Enqueue(op, dropOldest)
 	if err == nil && op.Frame.Type == codec.TypePublish {
 		e.count.published++
+		e.bytes.published.Add(uint64(len(op.Frame.Data)))
 	}
 	e.mu.Unlock()
 	if err != nil {

@@ -23,6 +23,7 @@ func (e *Engine) read(l *link) {
 			return
 		}
 		l.dog.Received()
+		e.bytes.received.Add(uint64(len(msg)))
 		frames, err = e.codec.Decode(frames[:0], msg)
 		if err == nil {
 			err = e.process(l, frames)

@@ -145,6 +145,7 @@ func (e *Engine) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 		l.dog.Sending()
 		err = l.conn.Send(context.Background(), out) // bounded by l.dog
 		l.dog.Sent()
+		e.countSent(len(out), err)
 		return out, false, err
 	}
 	if len(frames) > 1 {

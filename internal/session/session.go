@@ -433,6 +433,8 @@ type Counters struct {
 	// ack: bucket i holds those at most LatencyBuckets[i], the last one the
 	// rest.
 	AckLatency [len(LatencyBuckets) + 1]uint64
+	// AckLatencySum is the sum of the latencies AckLatency counts.
+	AckLatencySum time.Duration
 }
 
 // LatencyBuckets are the upper bounds of Counters.AckLatency's buckets.
@@ -462,6 +464,7 @@ func (s *Session) settle(op *Op, st OpState, err error) {
 			i++
 		}
 		s.Count.AckLatency[i]++
+		s.Count.AckLatencySum += d
 	case Refused:
 		s.Count.Refused++
 	default:
