@@ -20,8 +20,10 @@ func (c *Client) consume(it engine.Item) {
 		h, _ = c.eng.AwaitHandler(m).(Handler)
 	}
 	if h != nil {
+		start := c.delivering()
 		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered})
 		c.eng.DeliveredBytes(len(m.Data))
+		c.delivered(&m, start)
 	}
 	c.eng.Processed(m.Epoch, m.Seq, h != nil)
 }

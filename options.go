@@ -126,6 +126,12 @@ type Options struct {
 	// Logger receives the client's logs. Default: none.
 	Logger *slog.Logger
 
+	// Observer, if set, receives the client's events (connect, disconnect,
+	// transport change, resume, publish, ack, nack, drop, deliver), each
+	// with its timing, for metrics and tracing; see Observer for the
+	// goroutine each runs on. Default: none, which costs nothing.
+	Observer Observer
+
 	// Store, if set, keeps the outbox and the session on disk, so that a
 	// process that restarts on the same store after a crash or a power
 	// cut carries on: New loads it, the publishes the last process

@@ -65,7 +65,9 @@ func (c *Client) PublishMessageAsync(m Message) (*Receipt, error) {
 		h = maps.Clone(m.Header)
 	}
 	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: m.Channel, Data: bytes.Clone(m.Data), Header: h})
+	c.eng.Publishing(op)
 	if err := c.eng.Enqueue(op); err != nil {
+		c.eng.Rejected(op, err)
 		return nil, publicErr(err)
 	}
 	return &Receipt{op: op}, nil

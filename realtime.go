@@ -101,6 +101,7 @@ type Client struct {
 	// needs after New (the engine has its own copy of the rest; an idle
 	// client need not keep the whole Options).
 	onChange func(StateChange)
+	obs      Observer // Options.Observer, for EventDeliver
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
@@ -119,7 +120,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("realtime: bad URL scheme %q: want http, https, ws or wss", u.Scheme)
 	}
 	o := opts.withDefaults()
-	c := &Client{onChange: o.OnStateChange}
+	c := &Client{onChange: o.OnStateChange, obs: o.Observer}
 	eng, err := engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
@@ -127,6 +128,7 @@ func New(baseURL string, opts *Options) (*Client, error) {
 		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, InboxBytes: o.MaxInboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
 		Consume: c.consume, Changes: o.OnStateChange != nil, Store: o.Store,
+		Observe: observe(o.Observer),
 	})
 	if err != nil {
 		return nil, err

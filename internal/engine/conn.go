@@ -242,6 +242,7 @@ func (e *Engine) open(l *link, reason string) error {
 		e.count.upgrades++
 	}
 	e.mu.Unlock()
+	e.flushSettled() // what a lost session failed
 	if err != nil {
 		return engineErr(err)
 	}
@@ -263,6 +264,7 @@ func (e *Engine) open(l *link, reason string) error {
 
 	err = e.process(l, l.pending[1:])
 	l.pending = nil // and the message they were decoded from, for the link's life
+	e.flushSettled()
 	return err
 }
 
@@ -317,6 +319,7 @@ func (e *Engine) fail(err error) {
 	e.lastErr, e.failed = err, err
 	e.sess.FailAll(err)
 	e.mu.Unlock()
+	e.flushSettled()
 	e.setState(connstate.Change{To: reconnect.Failed, Reason: "permanent error", Err: err})
 	e.cfg.Logger.Error("realtime: failed", "err", err)
 }
@@ -332,11 +335,13 @@ func (e *Engine) setState(ch connstate.Change) {
 		e.evMu.Unlock()
 		return
 	}
+	since := e.lastAt()
 	done, ok := e.state.Set(ch)
 	if ok {
 		e.disp.event(done)
 	}
 	e.evMu.Unlock()
+	e.observeChange(done, ok, since)
 	if ok {
 		e.cfg.Logger.Debug("realtime: state", "from", done.From.String(), "to", done.To.String(), "reason", done.Reason, "transport", done.Transport)
 	}

@@ -56,6 +56,8 @@ type Config struct {
 	Changes bool
 	// Store, if set, keeps the outbox and the session across processes.
 	Store store.Store
+	// Observe, if set, receives the events, outside every lock (observe.go).
+	Observe func(Event)
 }
 
 // Engine is one client's engine. Create it with New.
@@ -117,6 +119,7 @@ func New(cfg Config) (*Engine, error) {
 		subs:   make(map[string]any),
 	}
 	e.disp = newQueue(cfg.Consume, cfg.Changes)
+	e.sess.Observe = cfg.Observe != nil
 	if cfg.Store != nil {
 		if err := e.restore(cfg.Store); err != nil {
 			cancel()
@@ -191,6 +194,7 @@ func (e *Engine) Enqueue(op *session.Op) error {
 		e.bytes.published.Add(uint64(len(op.Frame.Data)))
 	}
 	e.mu.Unlock()
+	e.flushSettled() // what DropOldest dropped
 	if err != nil {
 		var serr *StoreError
 		if !errors.As(err, &serr) && !errors.Is(err, session.ErrOutboxFull) {
@@ -210,6 +214,7 @@ func (e *Engine) Withdraw(op *session.Op, err error) {
 	e.mu.Lock()
 	e.sess.Withdraw(op, err)
 	e.mu.Unlock()
+	e.flushSettled()
 }
 
 // Subscribed records channel as subscribed (renewed after a lost
@@ -276,13 +281,16 @@ func (e *Engine) Close() (late []connstate.Change, ch connstate.Change, ok, clos
 	e.mu.Lock()
 	e.sess.FailAll(ErrClosed)
 	e.mu.Unlock()
+	e.flushSettled()
 	// The queue's goroutine and every goroutine that changes state have
 	// ended, and setState refuses changes once ctx is cancelled; what they
 	// queued after the queue stopped is returned here, before closed.
 	e.evMu.Lock()
 	late = e.disp.takeChanges()
+	since := e.lastAt()
 	ch, ok = e.state.Set(connstate.Change{To: reconnect.Closed, Reason: "closed by the application"})
 	e.evMu.Unlock()
+	e.observeChange(ch, ok, since)
 	if ok {
 		e.cfg.Logger.Info("realtime: closed", "from", ch.From.String())
 	}

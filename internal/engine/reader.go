@@ -27,6 +27,7 @@ func (e *Engine) read(l *link) {
 		frames, err = e.codec.Decode(frames[:0], msg)
 		if err == nil {
 			err = e.process(l, frames)
+			e.flushSettled()
 		} else {
 			err = &ProtocolError{Reason: "undecodable message", Err: err}
 		}

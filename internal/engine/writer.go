@@ -167,6 +167,7 @@ func (e *Engine) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 	e.mu.Lock()
 	ok := e.sess.Rewind(f.Seq, cause)
 	e.mu.Unlock()
+	e.flushSettled()
 	if !ok {
 		return buf, false, fmt.Errorf("realtime: cannot encode publish %d: %w", f.Seq, err)
 	}

@@ -39,6 +39,9 @@ type Op struct {
 	Internal bool
 	// ID is the op's id in the store, when the session is stored.
 	ID uint64
+	// Took is the time from NewOp until it settled, set when it settles
+	// in a Session that observes.
+	Took time.Duration
 
 	size  int
 	start time.Time // when it was made, for the ack latency

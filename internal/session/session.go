@@ -55,6 +55,10 @@ type Limits struct {
 // safe for concurrent use: the caller serialises every call.
 type Session struct {
 	ID, Token string
+	// Observe says to collect in Settled the publishes (not Internal) that
+	// settle, for the caller to report outside its lock and then clear.
+	Observe bool
+	Settled []*Op
 	// Epoch counts sessions; deliveries of an older epoch are stale.
 	Epoch uint64
 
@@ -454,6 +458,10 @@ func (s *Session) settle(op *Op, st OpState, err error) {
 	op.finish(st, err)
 	if op.Frame.Type != codec.TypePublish {
 		return
+	}
+	if s.Observe && !op.Internal {
+		op.Took = time.Since(op.start)
+		s.Settled = append(s.Settled, op)
 	}
 	switch st {
 	case Acked:
