@@ -37,7 +37,8 @@ func TestStatsCountWhatHappened(t *testing.T) {
 	require.NoError(t, c.Publish(ctx, "yes", []byte("after")))
 	rec.waitMsgs(t, ctx, 11)
 
-	s := c.Stats()
+	// Delivered counts once the handler returned, after the recorder saw it.
+	s := waitStats(t, ctx, c, func(s realtime.Stats) bool { return s.Delivered == 11 })
 	require.Equal(t, realtime.StateConnected, s.State)
 	require.Equal(t, "websocket", s.Transport)
 	require.Equal(t, uint64(2), s.Connects)
@@ -107,5 +108,21 @@ func TestLogsCarryNoTokenOrPayload(t *testing.T) {
 	require.Contains(t, out, "reason=")
 	for _, secret := range []string{token, header, payload} {
 		require.NotContains(t, out, secret)
+	}
+}
+
+// waitStats polls c.Stats until cond holds, or fails the test at ctx's end.
+func waitStats(t *testing.T, ctx context.Context, c *realtime.Client, cond func(realtime.Stats) bool) realtime.Stats {
+	t.Helper()
+	for {
+		s := c.Stats()
+		if cond(s) {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stats never got there: %+v", s)
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
