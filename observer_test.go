@@ -135,7 +135,9 @@ func TestObserverSeesEveryEvent(t *testing.T) {
 			require.Equal(t, pending[0], e.Channel)
 			pending = pending[1:]
 			require.Positive(t, e.Latency)
-			require.Positive(t, e.Seq, "sent, so numbered")
+			if e.Kind != realtime.EventDrop { // a drop may come before the send
+				require.Positive(t, e.Seq, "sent, so numbered")
+			}
 		}
 	}
 	require.Empty(t, pending)
