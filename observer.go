@@ -49,7 +49,8 @@ const (
 	// EventTransportChange: the live session moved onto a better
 	// Transport. Latency: how long the session ran on the one before.
 	EventTransportChange
-	// EventResume: a reconnect resumed the session. Latency: the outage.
+	// EventResume: a reconnect resumed the session. Latency: from the
+	// state change before it (the last attempt's start, or the loss).
 	EventResume
 	// EventPublish: a publish is about to be queued. Latency is zero.
 	EventPublish

@@ -33,6 +33,7 @@ suite "the chaos suite" chaos "$@"
 suite "the NATS module" server/natsbroker "$@"
 suite "the cluster suite" cluster "$@"
 suite "the store comparison" storebench "$@"
+suite "the Prometheus adapter" metrics/prometheus "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "== test.sh: FAILED: ${failed[*]}"
