@@ -34,6 +34,7 @@ suite "the NATS module" server/natsbroker "$@"
 suite "the cluster suite" cluster "$@"
 suite "the store comparison" storebench "$@"
 suite "the Prometheus adapter" metrics/prometheus "$@"
+suite "the OpenTelemetry adapter" metrics/otel "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "== test.sh: FAILED: ${failed[*]}"
