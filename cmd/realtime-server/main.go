@@ -7,7 +7,8 @@
 //		-jwt-secret-file secret.key -origins https://app.example.com
 //
 // Clients connect to the base URL ("https://host:8443"); /healthz answers
-// 200 while serving and 503 while draining. Tokens are HMAC JWTs (HS256,
+// 200 while serving and 503 while draining; /metrics serves the server's
+// counters in the Prometheus formats (-metrics=false turns it off). Tokens are HMAC JWTs (HS256,
 // HS384 or HS512) with a subject, an expiry and optionally a "channels"
 // claim listing the channel patterns (path.Match) the holder may
 // subscribe to and publish on; or lines of a static token file.
@@ -56,6 +57,7 @@ type options struct {
 	logLevel                 string
 	headerTimeout            time.Duration
 	publishLog               string
+	metrics                  bool
 	cluster                  clusterFlags
 	cfg                      server.Config
 }
@@ -74,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tokenFile, "token-file", "", "`file` of static tokens: lines \"token subject [channel-pattern ...]\"")
 	fs.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "let anyone connect without a token (development only)")
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "how long SIGTERM waits for clients to be told to leave")
+	fs.BoolVar(&o.metrics, "metrics", true, "serve the server's counters in the Prometheus format at /metrics")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", 10*time.Second, "time a client has to send a request's headers")
 	fs.DurationVar(&o.cfg.Heartbeat, "heartbeat", server.DefaultHeartbeat, "heartbeat interval announced to clients")
@@ -185,6 +188,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	if o.metrics {
+		mux.Handle("GET /metrics", metricsHandler(srv))
+	}
 	mux.Handle("/", srv)
 	hs := &http.Server{
 		Handler:           mux,
