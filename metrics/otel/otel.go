@@ -4,6 +4,9 @@
 // span on each receiving client, child of the publish span, so one trace
 // spans the publish and its deliveries across the wire.
 //
+// RegisterStats exports the client's Stats through the OpenTelemetry
+// metric API.
+//
 // It is a module of its own, so that the SDK pulls in no OpenTelemetry
 // dependency:
 //
