@@ -335,7 +335,7 @@ func (e *Engine) setState(ch connstate.Change) {
 		e.evMu.Unlock()
 		return
 	}
-	since := e.lastAt()
+	since := e.lastChange()
 	done, ok := e.state.Set(ch)
 	if ok {
 		e.disp.event(done)

@@ -287,7 +287,7 @@ func (e *Engine) Close() (late []connstate.Change, ch connstate.Change, ok, clos
 	// queued after the queue stopped is returned here, before closed.
 	e.evMu.Lock()
 	late = e.disp.takeChanges()
-	since := e.lastAt()
+	since := e.lastChange()
 	ch, ok = e.state.Set(connstate.Change{To: reconnect.Closed, Reason: "closed by the application"})
 	e.evMu.Unlock()
 	e.observeChange(ch, ok, since)

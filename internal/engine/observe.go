@@ -83,10 +83,10 @@ type Event struct {
 // observing reports whether Config.Observe is set.
 func (e *Engine) observing() bool { return e.cfg.Observe != nil }
 
-// lastAt returns the last state change, for the next one's duration and
+// lastChange returns the last state change, for the next one's duration and
 // the transport it ends; the zero Change when nobody observes. evMu is
 // held.
-func (e *Engine) lastAt() connstate.Change {
+func (e *Engine) lastChange() connstate.Change {
 	if !e.observing() {
 		return connstate.Change{}
 	}
