@@ -34,7 +34,7 @@
 //			log.Fatal(err)
 //		}
 //		got := make(chan realtime.Message, 1)
-//		err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
+//		_, err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
 //			select {
 //			case got <- m:
 //			default: // never block for ever: Close waits for a running handler

@@ -182,9 +182,9 @@ func TestDropOldestPolicy(t *testing.T) {
 	r3, err := c.PublishAsync("t", []byte("3"))
 	require.NoError(t, err)
 	require.ErrorIs(t, r1.Err(), realtime.ErrOutboxFull)
-	require.Equal(t, "failed", r1.Status())
-	require.Equal(t, "queued", r2.Status())
-	require.Equal(t, "queued", r3.Status())
+	require.Equal(t, realtime.ReceiptFailed, r1.Status())
+	require.Equal(t, realtime.ReceiptQueued, r2.Status())
+	require.Equal(t, realtime.ReceiptQueued, r3.Status())
 }
 
 // deafServer completes the handshake, then sends pings every 50 ms and

@@ -188,7 +188,7 @@ func (c *Client) Publish(ctx context.Context, channel string, data []byte) error
 
 // PublishAsync queues a copy of data for channel and returns at once with
 // a Receipt to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
-// invalid channel name, or ErrClosed.
+// invalid channel name, ErrDraining once Drain was called, or ErrClosed.
 func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
@@ -208,31 +208,54 @@ func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	return &Receipt{op: op}, nil
 }
 
-// Subscribe starts delivering channel's messages to h and waits until the
-// server acknowledges the subscription or refuses it (*RefusedError). A
-// channel has at most one handler; subscribing again replaces it. The
-// subscription survives reconnects; after a lost session it is renewed.
-func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error {
+// Subscribe adds a subscription to channel and waits until the server
+// acknowledges it or refuses it (*RefusedError). Messages go to h, or, when
+// h is nil, to the loop of the subscription's Messages iterator.
+//
+// A channel may have several subscriptions, each with its own handler or
+// loop; each sees every message of the channel once, in order. They share
+// one subscription on the server: the first Subscribe sends it, later ones
+// wait for its acknowledgement, and the last Subscription.Unsubscribe ends
+// it. Subscriptions survive reconnects; after a lost session they are
+// renewed. On an error no subscription is left behind.
+func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) (*Subscription, error) {
 	if err := checkChannel(channel); err != nil {
-		return err
+		return nil, err
 	}
+	if c.State() == StateClosed {
+		return nil, ErrClosed
+	}
+	s := &Subscription{c: c, channel: channel, h: h}
 	if h == nil {
-		return errors.New("realtime: nil handler")
+		s.it = newIterState()
 	}
-	if had := c.eng.Subscribed(channel, h); had {
-		return nil
+	first, op := c.add(s)
+	if first {
+		if err := c.eng.Enqueue(op); err != nil {
+			op.Abandon(err) // later subscriptions wait on it
+			c.remove(s)
+			return nil, publicErr(err)
+		}
 	}
-	err := c.request(ctx, codec.TypeSubscribe, channel)
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		c.eng.Unsubscribed(channel)
+	if op == nil { // acknowledged before
+		return s, nil
 	}
-	return err
+	if err := publicErr(op.Wait(ctx)); err != nil {
+		c.forget(s, err)
+		return nil, err
+	}
+	if first {
+		c.settled(s)
+	}
+	return s, nil
 }
 
-// Unsubscribe stops delivery on channel and waits for the server's
-// acknowledgement. Messages already on their way are dropped.
+// Unsubscribe ends every subscription of channel, as each one's
+// Subscription.Unsubscribe would, tells the server and waits for its
+// acknowledgement. Messages already on their way are dropped. It returns
+// nil at once if channel has no subscription.
 func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	if had := c.eng.Unsubscribed(channel); !had {
+	if !c.unsubscribeAll(channel) {
 		return nil
 	}
 	return c.request(ctx, codec.TypeUnsub, channel)
@@ -246,14 +269,11 @@ func (c *Client) request(ctx context.Context, t codec.Type, channel string) erro
 	return publicErr(op.Wait(ctx))
 }
 
-func (c *Client) handler(channel string) Handler {
-	h, _ := c.eng.Handler(channel).(Handler)
-	return h
-}
-
 // Close ends the session on purpose (the server forgets it), stops every
-// goroutine of the client and waits for them. Messages not yet acknowledged
-// fail with ErrClosed. A second Close returns ErrClosed. Close waits for
+// goroutine of the client and waits for them, at once: publishes not yet
+// acknowledged fail with ErrClosed, and messages waiting for their handler
+// are dropped (the server would replay them to a resumed session; a closed
+// one is not resumed). Drain finishes that work first, within a deadline. A second Close returns ErrClosed. Close waits for
 // the handler or OnStateChange call in progress, so it must not be called
 // from one (start a goroutine there instead).
 //
@@ -295,9 +315,8 @@ func (r *Receipt) Wait(ctx context.Context) error { return publicErr(r.op.Wait(c
 // Done is closed when the publish is acknowledged, refused or failed.
 func (r *Receipt) Done() <-chan struct{} { return r.op.Done() }
 
-// Status returns where the publish stands: "queued", "sent",
-// "acknowledged", "refused" or "failed".
-func (r *Receipt) Status() string { return r.op.State().String() }
+// Status returns where the publish stands.
+func (r *Receipt) Status() ReceiptStatus { return ReceiptStatus(r.op.State()) }
 
 // Err returns the publish's error once done (nil when acknowledged), and
 // nil before.

@@ -99,7 +99,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 2*each)
-	if err := cl.Subscribe(ctx, "down", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, "down", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,7 +202,7 @@ func TestEngineUnreachable(t *testing.T) {
 	defer cancel()
 	cl := connectTo(t, ctx, ts.URL)
 	got := make(chan string, 4)
-	if err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -280,7 +280,7 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Subscribe(ctx, "c", func(realtime.Message) {}); err != nil {
+	if _, err := cl.Subscribe(ctx, "c", func(realtime.Message) {}); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
@@ -327,7 +327,7 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 	}
 	got := make(chan string, 1000)
 	handler := func(m realtime.Message) { got <- m.Channel + ":" + string(m.Data) }
-	if err := cl.Subscribe(ctx, "one", handler); err != nil {
+	if _, err := cl.Subscribe(ctx, "one", handler); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -346,7 +346,7 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 	}
 	publish("one", 50)
 	move(b)
-	if err := cl.Subscribe(ctx, "two", handler); err != nil {
+	if _, err := cl.Subscribe(ctx, "two", handler); err != nil {
 		t.Fatal(err)
 	}
 	publish("two", 50)
@@ -384,7 +384,7 @@ func TestIdleSessionFollowsTheLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
 	cl := connectTo(t, ctx, ts.URL)
-	if err := cl.Subscribe(ctx, "quiet", func(realtime.Message) {}); err != nil {
+	if _, err := cl.Subscribe(ctx, "quiet", func(realtime.Message) {}); err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
@@ -433,7 +433,7 @@ func TestPublishCrossesNodes(t *testing.T) {
 	defer cancel()
 	sub, pub := connectTo(t, ctx, ta.URL), connectTo(t, ctx, tb.URL)
 	got := make(chan string, 100)
-	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
@@ -468,7 +468,7 @@ func TestPublishStoredByAnotherNodeIsNotRedone(t *testing.T) {
 	defer cancel()
 	sub, cl := connectTo(t, ctx, tb.URL), connectTo(t, ctx, ts.URL)
 	got := make(chan string, 4)
-	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	eng.SetStoreDown(true) // the log takes the publish, the store not its LastIn

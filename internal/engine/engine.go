@@ -79,6 +79,7 @@ type Engine struct {
 	sess      *session.Session
 	started   bool
 	closed    bool
+	draining  bool // publishes are refused with ErrDraining (see Drain)
 	transport string
 	lastErr   error
 	failed    error         // set once Failed: the error that ended the client
@@ -170,6 +171,10 @@ func (e *Engine) Enqueue(op *session.Op) error {
 		err := e.failed
 		e.mu.Unlock()
 		return err
+	}
+	if e.draining && op.Frame.Type == codec.TypePublish {
+		e.mu.Unlock()
+		return ErrDraining
 	}
 	dropOldest := e.cfg.DropOldest && op.Frame.Type == codec.TypePublish
 	err := e.sess.Enqueue(op, dropOldest)

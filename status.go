@@ -1,0 +1,23 @@
+package realtime
+
+import "github.com/realtimekit/realtime/internal/session"
+
+// ReceiptStatus is where a publish stands, as Receipt.Status reports it.
+// Its zero value is ReceiptQueued.
+type ReceiptStatus int
+
+// The statuses of a publish. Acknowledged, Refused and Failed are final.
+const (
+	ReceiptQueued       = ReceiptStatus(session.Queued)  // waiting in the outbox, not sent yet
+	ReceiptSent         = ReceiptStatus(session.Sent)    // sent, not acknowledged yet
+	ReceiptAcknowledged = ReceiptStatus(session.Acked)   // acknowledged by the server
+	ReceiptRefused      = ReceiptStatus(session.Refused) // refused by the server (*RefusedError)
+	ReceiptFailed       = ReceiptStatus(session.Failed)  // failed locally: withdrawn, session lost, client closed
+)
+
+// String returns "queued", "sent", "acknowledged", "refused" or "failed"
+// ("unknown" for another value).
+func (s ReceiptStatus) String() string { return session.OpState(s).String() }
+
+// Done reports whether s is final: acknowledged, refused or failed.
+func (s ReceiptStatus) Done() bool { return s >= ReceiptAcknowledged && s <= ReceiptFailed }
