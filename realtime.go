@@ -222,8 +222,11 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) (*Sub
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	if c.State() == StateClosed {
+	switch c.State() { // a later subscription sends nothing that would say so
+	case StateClosed:
 		return nil, ErrClosed
+	case StateFailed:
+		return nil, c.Err()
 	}
 	s := &Subscription{c: c, channel: channel, h: h}
 	if h == nil {
@@ -248,25 +251,6 @@ func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) (*Sub
 		c.settled(s)
 	}
 	return s, nil
-}
-
-// Unsubscribe ends every subscription of channel, as each one's
-// Subscription.Unsubscribe would, tells the server and waits for its
-// acknowledgement. Messages already on their way are dropped. It returns
-// nil at once if channel has no subscription.
-func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	if !c.unsubscribeAll(channel) {
-		return nil
-	}
-	return c.request(ctx, codec.TypeUnsub, channel)
-}
-
-func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
-	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
-	if err := c.eng.Enqueue(op); err != nil {
-		return publicErr(err)
-	}
-	return publicErr(op.Wait(ctx))
 }
 
 // Close ends the session on purpose (the server forgets it), stops every
@@ -304,20 +288,3 @@ func checkChannel(ch string) error {
 	}
 	return nil
 }
-
-// Receipt tracks one publish made with PublishAsync.
-type Receipt struct{ op *session.Op }
-
-// Wait blocks until the publish is acknowledged (nil), refused
-// (*RefusedError), failed (ErrSessionLost, ErrClosed), or ctx ends.
-func (r *Receipt) Wait(ctx context.Context) error { return publicErr(r.op.Wait(ctx)) }
-
-// Done is closed when the publish is acknowledged, refused or failed.
-func (r *Receipt) Done() <-chan struct{} { return r.op.Done() }
-
-// Status returns where the publish stands.
-func (r *Receipt) Status() ReceiptStatus { return ReceiptStatus(r.op.State()) }
-
-// Err returns the publish's error once done (nil when acknowledged), and
-// nil before.
-func (r *Receipt) Err() error { return publicErr(r.op.Err()) }

@@ -30,6 +30,25 @@ type Subscription struct {
 // dispatcher reads a snapshot without a lock.
 type subList []*Subscription
 
+// Unsubscribe ends every subscription of channel, as each one's
+// Subscription.Unsubscribe would, tells the server and waits for its
+// acknowledgement. Messages already on their way are dropped. It returns
+// nil at once if channel has no subscription.
+func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
+	if !c.unsubscribeAll(channel) {
+		return nil
+	}
+	return c.request(ctx, codec.TypeUnsub, channel)
+}
+
+func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
+	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
+	if err := c.eng.Enqueue(op); err != nil {
+		return publicErr(err)
+	}
+	return publicErr(op.Wait(ctx))
+}
+
 // Channel returns the subscription's channel.
 func (s *Subscription) Channel() string { return s.channel }
 

@@ -70,7 +70,7 @@ type Engine struct {
 	wake   chan struct{} // the connection loop has frames to send
 
 	// subs holds the channels subscribed (acknowledged or in flight), each
-	// with the façade's handler, opaque here: one map for both layers, as
+	// with the façade's value (its subscriptions), opaque here: one map for both layers, as
 	// an idle client pays for each. Taken after mu when both are held.
 	subMu sync.Mutex
 	subs  map[string]any
