@@ -47,12 +47,12 @@ type Queue struct {
 	stale   uint64        // messages of lost sessions dropped unhandled
 	running bool          // a goroutine is draining q
 	busy    bool          // the goroutine is consuming the item pop gave it
-	pushed  uint64        // items queued ever
+	stopped bool
+	pushed  uint64 // items queued ever
 	// finished counts the items consumed or dropped; settle waits for it
 	// to reach pushed, woken through settled (made by a waiter).
 	finished uint64
 	settled  chan struct{}
-	stopped  bool
 	wg       sync.WaitGroup
 }
 
