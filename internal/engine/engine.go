@@ -196,27 +196,7 @@ func (e *Engine) Withdraw(op *session.Op, err error) {
 	e.mu.Unlock()
 }
 
-// Subscribed records channel as subscribed (renewed after a lost
-// session) with h, the façade's handler, replacing any; it reports whether
-// channel was subscribed before.
-func (e *Engine) Subscribed(channel string, h any) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	e.subs[channel] = h
-	return was
-}
-
-// Unsubscribed forgets channel; it reports whether it was subscribed.
-func (e *Engine) Unsubscribed(channel string) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	delete(e.subs, channel)
-	return was
-}
-
-// Handler returns what Subscribed recorded for channel, or nil.
+// Handler returns what UpdateSub stored for channel, or nil.
 func (e *Engine) Handler(channel string) any {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
