@@ -16,9 +16,13 @@ func (c *Client) consume(it engine.Item) {
 		return
 	}
 	m := it.Msg
-	msg := Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq}
+	msg := Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered}
 	delivered := false
-	switch v := c.eng.Handler(m.Channel).(type) {
+	subs := c.eng.Handler(m.Channel)
+	if subs == nil { // a session restored from a store: the handler may come
+		subs = c.eng.AwaitHandler(m)
+	}
+	switch v := subs.(type) {
 	case *Subscription:
 		delivered = v.deliver(msg)
 	case subList: // a snapshot: the list is copy-on-write

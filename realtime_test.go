@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +18,12 @@ import (
 	"github.com/realtimekit/realtime/server"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild() // never returns
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Two clients subscribe to one channel; each publishes 10,000 messages; each
 // receives all 20,000 exactly once, in each sender's order, and the server

@@ -280,7 +280,17 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.Subscribe(ctx, "c", func(realtime.Message) {}); err != nil {
+	// The handler holds the first message until the log is trimmed, so
+	// that nothing is acknowledged and the session's resume point lies in
+	// the part trimmed away (an idle session's point follows the log).
+	release, held := make(chan struct{}), make(chan struct{}, 1)
+	if _, err := cl.Subscribe(ctx, "c", func(realtime.Message) {
+		select {
+		case held <- struct{}{}:
+			<-release
+		default:
+		}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
@@ -288,10 +298,18 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fr.Set(b.srv)
-	a.kill(t)
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("no message delivered")
+	}
+	// Trimmed before the kill: the client, back at once, must not find
+	// the log whole on b.
 	last, _ := b.bkr.Last(ctx)
 	eng.Trim(last)
+	fr.Set(b.srv)
+	a.kill(t)
+	close(release)
 	select {
 	case <-lost:
 	case <-ctx.Done():

@@ -37,8 +37,12 @@ func (e *Engine) UpdateSub(channel string, f func(old any) any) {
 	defer e.subMu.Unlock()
 	if v := f(e.subs[channel]); v != nil {
 		e.subs[channel] = v
+		e.handlerAddedLocked()
 	} else {
 		delete(e.subs, channel)
+		if e.store != nil {
+			e.store.gaveUp[channel] = true // a restored message on it waits no more
+		}
 	}
 }
 

@@ -18,6 +18,12 @@ type Message struct {
 	Data    []byte
 	Seq     uint64 // in its session
 	Epoch   uint64 // the session's; hand it back to Processed
+	// Redelivered: the process before this one may have run its handler
+	// (it came back from a store, see Options.Store).
+	Redelivered bool
+	Time        uint64 // the server's timestamp, Unix ms; 0: none
+	From        string // the publisher's identity; "": none
+	Header      map[string]string
 }
 
 // Item is what the queue hands up: a message to deliver or a state change
