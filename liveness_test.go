@@ -260,7 +260,13 @@ func TestSendNotTakenEndsLink(t *testing.T) {
 	}
 	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.To == realtime.StateReconnecting })
 	require.ErrorIs(t, lost.Err, realtime.ErrLinkDead)
-	require.ErrorContains(t, lost.Err, "not taken within 300ms")
+	// The send blocked for heartbeat + grace (300 ms), or, on a machine
+	// so busy that the socket buffers took longer than twice that to
+	// fill, nothing was acknowledged for 600 ms: both are the client
+	// giving up on a server that does not take what it sends.
+	if !strings.Contains(lost.Err.Error(), "not taken within 300ms") {
+		require.ErrorContains(t, lost.Err, "nothing sent was acknowledged for 600ms")
+	}
 }
 
 // Close does not wait out the heartbeat for a send the server is not
