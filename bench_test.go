@@ -134,7 +134,7 @@ func benchRoundTrip(b *testing.B, opts *realtime.Options) {
 	}
 	all := make(chan struct{})
 	n := 0
-	if err := c.Subscribe(ctx, "bench", func(realtime.Message) {
+	if _, err := c.Subscribe(ctx, "bench", func(realtime.Message) {
 		if n++; n == b.N {
 			close(all)
 		}

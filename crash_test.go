@@ -65,7 +65,7 @@ func crashChild() {
 		fail(err)
 	}
 	var skipped int
-	err = c.Subscribe(ctx, "down", func(m realtime.Message) {
+	_, err = c.Subscribe(ctx, "down", func(m realtime.Message) {
 		n, _ := strconv.Atoi(string(m.Data))
 		if m.Redelivered && n <= last {
 			skipped++
@@ -100,6 +100,7 @@ type crashRun struct {
 	cmd        *exec.Cmd
 	mu         sync.Mutex
 	accepted   int // the highest k printed, +1
+	skipped    int // messages marked Redelivered its handler had handled
 	subscribed bool
 	kick       chan struct{}
 	done       chan struct{} // stdout read to the end
@@ -136,6 +137,8 @@ func startCrashChild(t *testing.T, url, dir string, life int) *crashRun {
 				r.accepted = k + 1
 			case len(f) == 1 && f[0] == "subscribed":
 				r.subscribed = true
+			case len(f) == 2 && f[0] == "skipped":
+				r.skipped++
 			case len(f) > 0 && f[0] == "error":
 				r.errLine = sc.Text()
 			}
@@ -220,6 +223,7 @@ func TestCrashedAgentLosesNothing(t *testing.T) {
 
 	accepted := map[int]int{} // life -> publishes printed as accepted
 	phases := map[string]int{}
+	skipped := 0
 	const kills = 50
 	for life := 0; life <= kills; life++ {
 		child := startCrashChild(t, srv.URL(), dir, life)
@@ -232,7 +236,7 @@ func TestCrashedAgentLosesNothing(t *testing.T) {
 			stopDown = make(chan struct{})
 			checkCrashResults(t, ctx, srv, dir, accepted, downs, child)
 			child.kill()
-			t.Logf("kills: %v", phases)
+			t.Logf("kills: %v; messages handled before a kill and redelivered (marked, skipped by the handler): %d", phases, skipped+child.skipped)
 			return
 		}
 		if life == 0 {
@@ -269,6 +273,7 @@ func TestCrashedAgentLosesNothing(t *testing.T) {
 		t.Logf("life %d killed %s", life, phase)
 		child.mu.Lock()
 		accepted[life] = child.accepted
+		skipped += child.skipped
 		errLine := child.errLine
 		child.mu.Unlock()
 		require.Empty(t, errLine)

@@ -8,24 +8,36 @@ import (
 // consume is the dispatcher: the engine's queue runs it for each delivery
 // and state change, one at a time, in order, on the queue's own goroutine,
 // never on a reader and never under a lock. A message is acknowledged
-// once its handler returned (backpressure).
+// once every subscription of its channel has had it: each handler
+// returned, each iterator's loop body moved on (backpressure).
 func (c *Client) consume(it engine.Item) {
 	if it.Change != nil {
 		c.onChange(publicChange(*it.Change))
 		return
 	}
 	m := it.Msg
-	h := c.handler(m.Channel)
-	if h == nil { // a session restored from a store: the handler may come
-		h, _ = c.eng.AwaitHandler(m).(Handler)
+	msg := Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered}
+	delivered := false
+	subs := c.eng.Handler(m.Channel)
+	if subs == nil { // a session restored from a store: the handler may come
+		subs = c.eng.AwaitHandler(m)
 	}
-	if h != nil {
-		start := c.delivering()
-		h(Message{Channel: m.Channel, Data: m.Data, Seq: m.Seq, Time: serverTime(m.Time), From: m.From, Header: m.Header, Redelivered: m.Redelivered})
+	start := c.delivering()
+	switch v := subs.(type) {
+	case *Subscription:
+		delivered = v.deliver(msg)
+	case subList: // a snapshot: the list is copy-on-write
+		for _, s := range v {
+			if s.deliver(msg) {
+				delivered = true
+			}
+		}
+	}
+	if delivered {
 		c.eng.DeliveredBytes(len(m.Data))
 		c.delivered(&m, start)
 	}
-	c.eng.Processed(m.Epoch, m.Seq, h != nil)
+	c.eng.Processed(m.Epoch, m.Seq, delivered)
 }
 
 // publicChange is the engine's change as the package announces it.

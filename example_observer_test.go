@@ -42,7 +42,7 @@ func ExampleObserver() {
 	if err := c.Connect(ctx); err != nil {
 		panic(err)
 	}
-	if err := c.Subscribe(ctx, "news", func(realtime.Message) {}); err != nil {
+	if _, err := c.Subscribe(ctx, "news", func(realtime.Message) {}); err != nil {
 		panic(err)
 	}
 	if err := c.Publish(ctx, "news", []byte("hello")); err != nil {

@@ -33,7 +33,7 @@ func ExampleClient_PublishMessage() {
 		panic(err)
 	}
 	got := make(chan realtime.Message, 1)
-	if err := c.Subscribe(ctx, "orders", func(m realtime.Message) { got <- m }); err != nil {
+	if _, err := c.Subscribe(ctx, "orders", func(m realtime.Message) { got <- m }); err != nil {
 		panic(err)
 	}
 	err = c.PublishMessage(ctx, realtime.Message{

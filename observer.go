@@ -20,7 +20,8 @@ import (
 //   - EventAck, EventNack: the connection's reader;
 //   - EventDrop: the goroutine that failed the publish (the caller on a
 //     refusal to queue, Close, the connection loop on a lost session);
-//   - EventDeliver: the dispatcher, after the handler returned.
+//   - EventDeliver: the dispatcher, after every subscription had the
+//     message.
 //
 // Every EventPublish is followed by exactly one EventAck, EventNack or
 // EventDrop of the same message, unless the client is closed first.
@@ -64,8 +65,9 @@ const (
 	// ErrOutboxFull, ErrSessionLost, ErrClosed, ...). Latency: from the
 	// publish to the failure.
 	EventDrop
-	// EventDeliver: a message was handed to its handler. Latency: the
-	// handler's duration.
+	// EventDeliver: a message was handed to the subscriptions of its
+	// channel (once per message, however many). Latency: until every
+	// handler returned and every iterator's loop body moved on.
 	EventDeliver
 )
 

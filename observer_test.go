@@ -84,7 +84,7 @@ func TestObserverSeesEveryEvent(t *testing.T) {
 	log := newEventLog()
 	rec := newRecorder()
 	c := connect(t, ctx, srv, &realtime.Options{Observer: log}, rec)
-	require.NoError(t, c.Subscribe(ctx, "ch", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "ch", rec.handle)))
 	h := map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 	for range 3 {
 		require.NoError(t, c.PublishMessage(ctx, realtime.Message{Channel: "ch", Data: []byte("hello"), Header: h}))

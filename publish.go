@@ -44,7 +44,7 @@ func (c *Client) PublishMessage(ctx context.Context, m Message) error {
 // and returns at once with a Receipt to wait on, as PublishAsync does. It
 // fails at once with ErrOutboxFull, ErrMessageTooLarge (the header counts
 // towards the size), an error wrapping ErrInvalidHeader, an invalid
-// channel name, or ErrClosed.
+// channel name, ErrDraining once Drain was called, or ErrClosed.
 func (c *Client) PublishMessageAsync(m Message) (*Receipt, error) {
 	if err := checkChannel(m.Channel); err != nil {
 		return nil, err

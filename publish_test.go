@@ -43,7 +43,7 @@ func TestPublishMessageMetadata(t *testing.T) {
 				rec := newRecorder()
 				sub := connect(t, ctx, srv, opts("ann"), nil)
 				ch := "meta/" + tr.Name() + "/" + cd.Name()
-				require.NoError(t, sub.Subscribe(ctx, ch, rec.handle))
+				require.NoError(t, subscribed(sub.Subscribe(ctx, ch, rec.handle)))
 				pub := connect(t, ctx, srv, opts("bob"), nil)
 
 				h := map[string]string{"traceparent": traceparent, "tenant": "ü"}
@@ -119,7 +119,7 @@ func TestMessageWithoutMetadata(t *testing.T) {
 	srv := newServer(t, nil)
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, nil)
-	require.NoError(t, c.Subscribe(ctx, "c", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "c", rec.handle)))
 	require.NoError(t, srv.Publish(ctx, "c", []byte("backend")))
 	m := rec.waitMsgs(t, ctx, 1)[0]
 	require.Equal(t, "", m.From)

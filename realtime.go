@@ -2,17 +2,14 @@ package realtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
-	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/redact"
-	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/reconnect"
 )
 
@@ -204,58 +201,62 @@ func (c *Client) Publish(ctx context.Context, channel string, data []byte) error
 
 // PublishAsync queues a copy of data for channel and returns at once with
 // a Receipt to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
-// invalid channel name, or ErrClosed. PublishMessageAsync does the same
-// with a header.
+// invalid channel name, ErrDraining once Drain was called, or ErrClosed.
+// PublishMessageAsync does the same with a header.
 func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
 	return c.PublishMessageAsync(Message{Channel: channel, Data: data})
 }
 
-// Subscribe starts delivering channel's messages to h and waits until the
-// server acknowledges the subscription or refuses it (*RefusedError). A
-// channel has at most one handler; subscribing again replaces it. The
-// subscription survives reconnects; after a lost session it is renewed.
-func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error {
+// Subscribe adds a subscription to channel and waits until the server
+// acknowledges it or refuses it (*RefusedError). Messages go to h, or, when
+// h is nil, to the loop of the subscription's Messages iterator.
+//
+// A channel may have several subscriptions, each with its own handler or
+// loop; each sees every message of the channel once, in order. They share
+// one subscription on the server: the first Subscribe sends it, later ones
+// wait for its acknowledgement, and the last Subscription.Unsubscribe ends
+// it. Subscriptions survive reconnects; after a lost session they are
+// renewed. On an error no subscription is left behind.
+func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) (*Subscription, error) {
 	if err := checkChannel(channel); err != nil {
-		return err
+		return nil, err
 	}
+	switch c.State() { // a later subscription sends nothing that would say so
+	case StateClosed:
+		return nil, ErrClosed
+	case StateFailed:
+		return nil, c.Err()
+	}
+	s := &Subscription{c: c, channel: channel, h: h}
 	if h == nil {
-		return errors.New("realtime: nil handler")
+		s.it = newIterState()
 	}
-	if had := c.eng.Subscribed(channel, h); had {
-		return nil
+	first, op := c.add(s)
+	if first {
+		if err := c.eng.Enqueue(op); err != nil {
+			op.Abandon(err) // later subscriptions wait on it
+			c.remove(s)
+			return nil, publicErr(err)
+		}
 	}
-	err := c.request(ctx, codec.TypeSubscribe, channel)
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		c.eng.Unsubscribed(channel)
+	if op == nil { // acknowledged before
+		return s, nil
 	}
-	return err
-}
-
-// Unsubscribe stops delivery on channel and waits for the server's
-// acknowledgement. Messages already on their way are dropped.
-func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	if had := c.eng.Unsubscribed(channel); !had {
-		return nil
+	if err := publicErr(op.Wait(ctx)); err != nil {
+		c.forget(s, err)
+		return nil, err
 	}
-	return c.request(ctx, codec.TypeUnsub, channel)
-}
-
-func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
-	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
-	if err := c.eng.Enqueue(op); err != nil {
-		return publicErr(err)
+	if first {
+		c.settled(s)
 	}
-	return publicErr(op.Wait(ctx))
-}
-
-func (c *Client) handler(channel string) Handler {
-	h, _ := c.eng.Handler(channel).(Handler)
-	return h
+	return s, nil
 }
 
 // Close ends the session on purpose (the server forgets it), stops every
-// goroutine of the client and waits for them. Messages not yet acknowledged
-// fail with ErrClosed. A second Close returns ErrClosed. Close waits for
+// goroutine of the client and waits for them, at once: publishes not yet
+// acknowledged fail with ErrClosed, and messages waiting for their handler
+// are dropped (the server would replay them to a resumed session; a closed
+// one is not resumed). Drain finishes that work first, within a deadline. A second Close returns ErrClosed. Close waits for
 // the handler or OnStateChange call in progress, so it must not be called
 // from one (start a goroutine there instead).
 //
@@ -286,21 +287,3 @@ func checkChannel(ch string) error {
 	}
 	return nil
 }
-
-// Receipt tracks one publish made with PublishAsync.
-type Receipt struct{ op *session.Op }
-
-// Wait blocks until the publish is acknowledged (nil), refused
-// (*RefusedError), failed (ErrSessionLost, ErrClosed), or ctx ends.
-func (r *Receipt) Wait(ctx context.Context) error { return publicErr(r.op.Wait(ctx)) }
-
-// Done is closed when the publish is acknowledged, refused or failed.
-func (r *Receipt) Done() <-chan struct{} { return r.op.Done() }
-
-// Status returns where the publish stands: "queued", "sent",
-// "acknowledged", "refused" or "failed".
-func (r *Receipt) Status() string { return r.op.State().String() }
-
-// Err returns the publish's error once done (nil when acknowledged), and
-// nil before.
-func (r *Receipt) Err() error { return publicErr(r.op.Err()) }

@@ -72,7 +72,7 @@ func TestStatsBytesAndLatencySum(t *testing.T) {
 			ct := &countingTransport{Transport: tr}
 			rec := newRecorder()
 			c := connect(t, ctx, srv, &realtime.Options{Transports: []transport.Transport{ct}}, rec)
-			require.NoError(t, c.Subscribe(ctx, "ch", rec.handle))
+			require.NoError(t, subscribed(c.Subscribe(ctx, "ch", rec.handle)))
 			var payload uint64
 			for i := range 20 {
 				data := make([]byte, 10+i) // 10..29 bytes

@@ -82,7 +82,7 @@ func TestStoredSessionResumesInTheNextProcess(t *testing.T) {
 
 	st := openStore(t, dir)
 	c := connect(t, ctx, srv, &realtime.Options{Store: st}, nil)
-	require.NoError(t, c.Subscribe(ctx, "ch", handler))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "ch", handler)))
 	for i := range 5 {
 		require.NoError(t, srv.Publish(ctx, "ch", fmt.Appendf(nil, "m%d", i)))
 	}
@@ -98,7 +98,7 @@ func TestStoredSessionResumesInTheNextProcess(t *testing.T) {
 	defer st.Close()
 	rec := newRecorder()
 	c = connect(t, ctx, srv, &realtime.Options{Store: st}, rec)
-	require.NoError(t, c.Subscribe(ctx, "ch", handler))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "ch", handler)))
 	var got []string
 	for i, m := range msgs.waitMsgs(t, ctx, 10) {
 		got = append(got, string(m.Data))

@@ -145,7 +145,7 @@ func TestMessageMetadataAcrossNodes(t *testing.T) {
 	}
 	subscriber, publisher := connect(ta.URL, "ann"), connect(tb.URL, "bob")
 	got := make(chan realtime.Message, 1)
-	if err := subscriber.Subscribe(ctx, "c", func(m realtime.Message) { got <- m }); err != nil {
+	if _, err := subscriber.Subscribe(ctx, "c", func(m realtime.Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now().Truncate(time.Millisecond)

@@ -26,7 +26,7 @@ func TestBinaryServesMetrics(t *testing.T) {
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Subscribe(ctx, "room", func(realtime.Message) {}); err != nil {
+	if _, err := c.Subscribe(ctx, "room", func(realtime.Message) {}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

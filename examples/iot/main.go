@@ -106,7 +106,7 @@ func run(cfg config, out io.Writer) (res result, err error) {
 	if err := cc.Connect(ctx); err != nil {
 		return res, fmt.Errorf("collector: %w", err)
 	}
-	if err := cc.Subscribe(ctx, "telemetry", col.add); err != nil {
+	if _, err := cc.Subscribe(ctx, "telemetry", col.add); err != nil {
 		return res, fmt.Errorf("collector: %w", err)
 	}
 	fmt.Fprintln(out, "collector subscribed to telemetry")

@@ -76,7 +76,7 @@ type Engine struct {
 	wake   chan struct{} // the connection loop has frames to send
 
 	// subs holds the channels subscribed (acknowledged or in flight), each
-	// with the façade's handler, opaque here: one map for both layers, as
+	// with the façade's value (its subscriptions), opaque here: one map for both layers, as
 	// an idle client pays for each. Taken after mu when both are held.
 	subMu sync.Mutex
 	subs  map[string]any
@@ -85,6 +85,7 @@ type Engine struct {
 	sess      *session.Session
 	started   bool
 	closed    bool
+	draining  bool // publishes are refused with ErrDraining (see Drain)
 	transport string
 	lastErr   error
 	failed    error         // set once Failed: the error that ended the client
@@ -187,6 +188,10 @@ func (e *Engine) Enqueue(op *session.Op) error {
 		e.mu.Unlock()
 		return err
 	}
+	if e.draining && op.Frame.Type == codec.TypePublish {
+		e.mu.Unlock()
+		return ErrDraining
+	}
 	dropOldest := e.cfg.DropOldest && op.Frame.Type == codec.TypePublish
 	err := e.sess.Enqueue(op, dropOldest)
 	if err == nil && op.Frame.Type == codec.TypePublish {
@@ -217,31 +222,7 @@ func (e *Engine) Withdraw(op *session.Op, err error) {
 	e.flushSettled()
 }
 
-// Subscribed records channel as subscribed (renewed after a lost
-// session) with h, the façade's handler, replacing any; it reports whether
-// channel was subscribed before.
-func (e *Engine) Subscribed(channel string, h any) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	e.subs[channel] = h
-	e.handlerAddedLocked()
-	return was
-}
-
-// Unsubscribed forgets channel; it reports whether it was subscribed.
-func (e *Engine) Unsubscribed(channel string) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	delete(e.subs, channel)
-	if e.store != nil {
-		e.store.gaveUp[channel] = true // a restored message on it waits no more
-	}
-	return was
-}
-
-// Handler returns what Subscribed recorded for channel, or nil.
+// Handler returns what UpdateSub stored for channel, or nil.
 func (e *Engine) Handler(channel string) any {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()

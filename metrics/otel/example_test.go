@@ -39,7 +39,7 @@ func ExampleTracer_Publish() {
 	defer sub.Close()
 	pub := connect(nil)
 	defer pub.Close()
-	if err := sub.Subscribe(ctx, "orders", func(realtime.Message) {}); err != nil {
+	if _, err := sub.Subscribe(ctx, "orders", func(realtime.Message) {}); err != nil {
 		panic(err)
 	}
 	if err := tr.Publish(ctx, pub, realtime.Message{Channel: "orders", Data: []byte("order 1")}); err != nil {

@@ -35,7 +35,8 @@ func TestStatsMetricsAfterKnownWorkload(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = reg.Unregister() })
 
-	require.NoError(t, c.Subscribe(ctx, "ch", func(realtime.Message) {}))
+	_, err = c.Subscribe(ctx, "ch", func(realtime.Message) {})
+	require.NoError(t, err)
 	for range 5 {
 		require.NoError(t, c.Publish(ctx, "ch", []byte("12345678")))
 	}

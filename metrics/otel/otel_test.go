@@ -53,7 +53,8 @@ func TestOneTraceFromPublishToDelivery(t *testing.T) {
 	t.Cleanup(srv.Close)
 	sub := client(t, ctx, srv, &realtime.Options{Observer: tr})
 	got := make(chan realtime.Message, 1)
-	require.NoError(t, sub.Subscribe(ctx, "orders", func(m realtime.Message) { got <- m }))
+	_, err := sub.Subscribe(ctx, "orders", func(m realtime.Message) { got <- m })
+	require.NoError(t, err)
 	pub := client(t, ctx, srv, nil)
 
 	// The publish is itself inside an application span.

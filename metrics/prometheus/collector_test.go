@@ -96,7 +96,8 @@ func TestScrapeAfterKnownWorkload(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx))
-	require.NoError(t, c.Subscribe(ctx, "ch", func(realtime.Message) {}))
+	_, err = c.Subscribe(ctx, "ch", func(realtime.Message) {})
+	require.NoError(t, err)
 	payload := 0
 	for i := range 10 {
 		data := make([]byte, 100+i)

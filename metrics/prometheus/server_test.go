@@ -31,7 +31,8 @@ func TestScrapeServerAfterKnownWorkload(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Connect(ctx))
-	require.NoError(t, c.Subscribe(ctx, "ch", func(realtime.Message) {}))
+	_, err = c.Subscribe(ctx, "ch", func(realtime.Message) {})
+	require.NoError(t, err)
 	for range 4 {
 		require.NoError(t, c.Publish(ctx, "ch", []byte("x")))
 	}
