@@ -13,11 +13,12 @@ import (
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 	"github.com/realtimekit/realtime/server"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // Two clients subscribe to one channel; each publishes 10,000 messages; each
 // receives all 20,000 exactly once, in each sender's order, and the server
