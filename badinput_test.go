@@ -56,7 +56,7 @@ func badInput(t *testing.T, tr transport.Transport, cd codec.Codec, limit int, i
 	rec := newRecorder()
 	opts := &realtime.Options{Codec: cd, MaxMessageSize: limit, Transports: []transport.Transport{tr}}
 	c := connect(t, ctx, srv, opts, rec)
-	require.NoError(t, c.Subscribe(ctx, "a", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "a", rec.handle)))
 	// Two genuine messages, so the connection has seen sequence numbers 1 and 2.
 	require.NoError(t, srv.Publish(ctx, "a", []byte("one")))
 	require.NoError(t, srv.Publish(ctx, "a", []byte("two")))

@@ -76,7 +76,7 @@ func TestInboxStaysBoundedAcrossLostSessions(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	defer once.Do(func() { close(release) })
-	require.NoError(t, c.Subscribe(ctx, "flood", func(realtime.Message) { <-release }))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "flood", func(realtime.Message) { <-release })))
 	payload := make([]byte, 1024)
 	for round := range 3 {
 		// A new session's subscription is renewed by the client, ahead of

@@ -34,7 +34,7 @@
 //			log.Fatal(err)
 //		}
 //		got := make(chan realtime.Message, 1)
-//		err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
+//		_, err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
 //			select {
 //			case got <- m:
 //			default: // never block for ever: Close waits for a running handler
@@ -67,6 +67,15 @@
 // the client says so (a StateChange with ContinuityLost set) instead of
 // carrying on silently.
 //
+// # Subscriptions and shutting down
+//
+// Subscribe returns a *Subscription. A channel may have several, each
+// with its own handler, or, made with a nil handler, read with a range
+// loop over Subscription.Messages; each sees every message once, in
+// order, and they share one subscription on the server. Close ends the
+// client at once, failing unacknowledged publishes with ErrClosed; Drain
+// first lets what is in flight finish, within ctx's deadline.
+//
 // # Goroutines
 //
 // New starts nothing. Connect starts the connection loop, which also
@@ -77,7 +86,8 @@
 // The dispatcher's goroutine runs only while messages or state changes
 // wait for it. Close stops them all and waits. Handlers and
 // Options.OnStateChange run on the dispatcher, one at a time, in order,
-// never under a lock.
+// never under a lock; the dispatcher waits for a Messages loop body as for
+// a handler.
 //
 // # Bounds
 //

@@ -145,3 +145,14 @@ type mapped struct{ err, pub error }
 
 func (m mapped) Error() string   { return m.err.Error() }
 func (m mapped) Unwrap() []error { return []error{m.pub, m.err} }
+
+// StoreError is an error of Options.Store: New returns one when the store
+// cannot be loaded, and PublishAsync when the publish could not be
+// recorded (it was not accepted). Err is the store's error; a
+// filestore.OpenError says how to set a store that cannot be opened aside.
+type StoreError = engine.StoreError
+
+// RestoreWait bounds how long a message of a session restored from
+// Options.Store waits for the new process to subscribe its channel again:
+// 10 s. Past it, the channel's messages are dropped as unsubscribed.
+const RestoreWait = engine.RestoreWait

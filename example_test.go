@@ -28,7 +28,7 @@ func Example() {
 		panic(err)
 	}
 	got := make(chan string, 1)
-	if err := c.Subscribe(ctx, "greetings", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := c.Subscribe(ctx, "greetings", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		panic(err)
 	}
 	if err := c.Publish(ctx, "greetings", []byte("hello")); err != nil {

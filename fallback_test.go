@@ -165,7 +165,7 @@ func TestTokenProviderOnEveryConnect(t *testing.T) {
 func roundTrip(t *testing.T, ctx context.Context, srv *mock.Server, c *realtime.Client) {
 	t.Helper()
 	rec := newRecorder()
-	require.NoError(t, c.Subscribe(ctx, "rt", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "rt", rec.handle)))
 	require.NoError(t, c.Publish(ctx, "rt", []byte("up")))
 	require.NoError(t, srv.Publish(ctx, "rt", []byte("down")))
 	require.Equal(t, []string{"up", "down"}, datas(rec.waitMsgs(t, ctx, 2)))

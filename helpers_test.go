@@ -246,3 +246,7 @@ func (r *recorder) snapshotChanges() []realtime.StateChange {
 	defer r.mu.Unlock()
 	return append([]realtime.StateChange(nil), r.changes...)
 }
+
+// subscribed drops Subscribe's subscription, for tests that keep it for
+// the client's life.
+func subscribed(_ *realtime.Subscription, err error) error { return err }

@@ -36,13 +36,14 @@ func TestInboxBytesBoundedBySlowHandler(t *testing.T) {
 			defer once.Do(func() { close(release) })
 			var got atomic.Int64
 			var order atomic.Bool
-			require.NoError(t, c.Subscribe(ctx, "flood", func(m realtime.Message) {
+			_, err := c.Subscribe(ctx, "flood", func(m realtime.Message) {
 				<-release
 				if int(m.Data[0]) != int(got.Load()) {
 					order.Store(true)
 				}
 				got.Add(1)
-			}))
+			})
+			require.NoError(t, err)
 			peak := 0
 			check := func() {
 				st := c.Stats()
@@ -93,7 +94,7 @@ func TestInboxBudgetIgnoredIsProtocolError(t *testing.T) {
 			release := make(chan struct{})
 			var once sync.Once
 			defer once.Do(func() { close(release) })
-			require.NoError(t, c.Subscribe(ctx, "a", func(realtime.Message) { <-release }))
+			require.NoError(t, subscribed(c.Subscribe(ctx, "a", func(realtime.Message) { <-release })))
 			// A flood the server numbers itself, past the budget at once.
 			var flood []codec.Frame
 			for seq := uint64(1); seq <= 50; seq++ {

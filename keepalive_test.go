@@ -71,11 +71,12 @@ func TestPostsSurviveClosedKeepAliveConnections(t *testing.T) {
 			const n = 30
 			for round := range 3 {
 				ch := fmt.Sprintf("news%d", round)
-				require.NoError(t, c.Subscribe(ctx, ch, func(m realtime.Message) {
+				_, err := c.Subscribe(ctx, ch, func(m realtime.Message) {
 					mu.Lock()
 					got[string(m.Data)]++
 					mu.Unlock()
-				}))
+				})
+				require.NoError(t, err)
 				for i := range n {
 					require.NoError(t, c.Publish(ctx, "up", fmt.Appendf(nil, "%d-%d", round, i)))
 					require.NoError(t, srv.Publish(ctx, ch, fmt.Appendf(nil, "%d-%d", round, i)))

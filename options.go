@@ -11,6 +11,7 @@ import (
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/store"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/longpoll"
 	"github.com/realtimekit/realtime/transport/sse"
@@ -124,6 +125,23 @@ type Options struct {
 
 	// Logger receives the client's logs. Default: none.
 	Logger *slog.Logger
+
+	// Store, if set, keeps the outbox and the session on disk, so that a
+	// process that restarts on the same store after a crash or a power
+	// cut carries on: New loads it, the publishes the last process
+	// accepted and the server did not acknowledge are sent (exactly once:
+	// those already sent go again under their sequence numbers, and the
+	// server drops what it has), and the session is resumed, so that the
+	// server replays what the last process had not processed and nothing
+	// it had. See package filestore. Default nil: memory only.
+	//
+	// With a Store, PublishAsync returns once the publish is recorded per
+	// the store's policy, and Close leaves the session to the next Client
+	// on the store rather than ending it on the server. Messages of the
+	// restored session wait up to RestoreWait (10 s) for the new process
+	// to subscribe their channel again. One Store serves one Client; the
+	// application closes it after the Client.
+	Store store.Store
 }
 
 // OutboxPolicy is what happens to a publish that finds the outbox full.

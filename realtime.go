@@ -1,19 +1,15 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
-	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
 	"github.com/realtimekit/realtime/internal/engine"
 	"github.com/realtimekit/realtime/internal/protocol"
 	"github.com/realtimekit/realtime/internal/redact"
-	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/reconnect"
 )
 
@@ -61,12 +57,30 @@ type StateChange struct {
 	At time.Time
 }
 
-// Message is a message delivered on a subscribed channel.
+// Message is a message delivered on a subscribed channel, or one to
+// publish with PublishMessage.
 type Message struct {
 	Channel string
 	Data    []byte
 	// Seq is the message's sequence number in the session, for logs.
 	Seq uint64
+	// Redelivered is true for the one message whose handler the process
+	// before this one may have run, or been running, when it died: the
+	// first message after a restart on an Options.Store, when its handler
+	// returned and the process died before it could record so. A handler
+	// whose effect must not happen twice checks its own record for it.
+	Redelivered bool
+	// Time is when the server accepted the publish, by the server's clock,
+	// to the millisecond; the zero Time when the server sent none.
+	Time time.Time
+	// From is the publisher's identity, as the server's authentication
+	// named the publishing connection; "" when it has none (a publish
+	// from the server's backend, or a server that does not say).
+	From string
+	// Header holds the publisher's headers, such as a W3C traceparent;
+	// nil when none. At most 16 entries of 4 KiB in all (see
+	// PublishMessage).
+	Header map[string]string
 }
 
 // Handler receives the messages of a subscription. Handlers of one Client
@@ -87,7 +101,9 @@ type Client struct {
 }
 
 // New returns a Client for the server at baseURL (http, https, ws or wss).
-// It does no I/O: Connect dials. A nil opts takes every default.
+// It does no network I/O: Connect dials. With Options.Store it loads the
+// store, and returns a *StoreError if that fails. A nil opts takes every
+// default.
 func New(baseURL string, opts *Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -101,14 +117,18 @@ func New(baseURL string, opts *Options) (*Client, error) {
 	}
 	o := opts.withDefaults()
 	c := &Client{onChange: o.OnStateChange}
-	c.eng = engine.New(engine.Config{
+	eng, err := engine.New(engine.Config{
 		URL: baseURL, Codec: o.Codec, MaxMessageSize: o.MaxMessageSize,
 		Transports: o.Transports, HandshakeTimeout: o.HandshakeTimeout, UpgradeInterval: o.UpgradeInterval,
 		HTTPClient: o.HTTPClient, Header: o.Header, AllowedRedirectHosts: o.AllowedRedirectHosts, Token: o.Token, Reconnect: o.Reconnect,
 		OutboxCount: o.OutboxCount, OutboxBytes: o.OutboxBytes, InboxBytes: o.MaxInboxBytes, DropOldest: o.OutboxPolicy == DropOldest,
 		HeartbeatGrace: o.HeartbeatGrace, ResendOnSessionLoss: o.ResendOnSessionLoss, Logger: o.Logger,
-		Consume: c.consume, Changes: o.OnStateChange != nil,
+		Consume: c.consume, Changes: o.OnStateChange != nil, Store: o.Store,
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.eng = eng
 	return c, nil
 }
 
@@ -172,88 +192,69 @@ func (c *Client) Err() error { return publicErr(c.eng.Err()) }
 // message waits in the bounded outbox. If ctx ends before the message was
 // sent, it is withdrawn; once sent, it stays in the outbox and is resent
 // until acknowledged even though Publish has returned ctx's error.
+// PublishMessage does the same with a header.
 func (c *Client) Publish(ctx context.Context, channel string, data []byte) error {
-	r, err := c.PublishAsync(channel, data)
-	if err != nil {
-		return err
-	}
-	if err := r.Wait(ctx); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			c.eng.Withdraw(r.op, err)
-		}
-		return err
-	}
-	return nil
+	return c.PublishMessage(ctx, Message{Channel: channel, Data: data})
 }
 
 // PublishAsync queues a copy of data for channel and returns at once with
 // a Receipt to wait on. It fails at once with ErrOutboxFull, ErrMessageTooLarge, an
-// invalid channel name, or ErrClosed.
+// invalid channel name, ErrDraining once Drain was called, or ErrClosed.
+// PublishMessageAsync does the same with a header.
 func (c *Client) PublishAsync(channel string, data []byte) (*Receipt, error) {
+	return c.PublishMessageAsync(Message{Channel: channel, Data: data})
+}
+
+// Subscribe adds a subscription to channel and waits until the server
+// acknowledges it or refuses it (*RefusedError). Messages go to h, or, when
+// h is nil, to the loop of the subscription's Messages iterator.
+//
+// A channel may have several subscriptions, each with its own handler or
+// loop; each sees every message of the channel once, in order. They share
+// one subscription on the server: the first Subscribe sends it, later ones
+// wait for its acknowledgement, and the last Subscription.Unsubscribe ends
+// it. Subscriptions survive reconnects; after a lost session they are
+// renewed. On an error no subscription is left behind.
+func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) (*Subscription, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	if err := protocol.FitsPublish(c.eng.Codec(), c.eng.Limit(), channel, data); err != nil {
-		if errors.Is(err, protocol.ErrTooLarge) {
-			return nil, ErrMessageTooLarge
-		}
-		return nil, fmt.Errorf("realtime: the codec cannot encode this publish: %w", err)
+	switch c.State() { // a later subscription sends nothing that would say so
+	case StateClosed:
+		return nil, ErrClosed
+	case StateFailed:
+		return nil, c.Err()
 	}
-	// Copied: the caller may reuse data at once, and the outbox's byte
-	// limit then measures memory the client really holds.
-	op := session.NewOp(codec.Frame{Type: codec.TypePublish, Channel: channel, Data: bytes.Clone(data)})
-	if err := c.eng.Enqueue(op); err != nil {
-		return nil, publicErr(err)
-	}
-	return &Receipt{op: op}, nil
-}
-
-// Subscribe starts delivering channel's messages to h and waits until the
-// server acknowledges the subscription or refuses it (*RefusedError). A
-// channel has at most one handler; subscribing again replaces it. The
-// subscription survives reconnects; after a lost session it is renewed.
-func (c *Client) Subscribe(ctx context.Context, channel string, h Handler) error {
-	if err := checkChannel(channel); err != nil {
-		return err
-	}
+	s := &Subscription{c: c, channel: channel, h: h}
 	if h == nil {
-		return errors.New("realtime: nil handler")
+		s.it = newIterState()
 	}
-	if had := c.eng.Subscribed(channel, h); had {
-		return nil
+	first, op := c.add(s)
+	if first {
+		if err := c.eng.Enqueue(op); err != nil {
+			op.Abandon(err) // later subscriptions wait on it
+			c.remove(s)
+			return nil, publicErr(err)
+		}
 	}
-	err := c.request(ctx, codec.TypeSubscribe, channel)
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		c.eng.Unsubscribed(channel)
+	if op == nil { // acknowledged before
+		return s, nil
 	}
-	return err
-}
-
-// Unsubscribe stops delivery on channel and waits for the server's
-// acknowledgement. Messages already on their way are dropped.
-func (c *Client) Unsubscribe(ctx context.Context, channel string) error {
-	if had := c.eng.Unsubscribed(channel); !had {
-		return nil
+	if err := publicErr(op.Wait(ctx)); err != nil {
+		c.forget(s, err)
+		return nil, err
 	}
-	return c.request(ctx, codec.TypeUnsub, channel)
-}
-
-func (c *Client) request(ctx context.Context, t codec.Type, channel string) error {
-	op := session.NewOp(codec.Frame{Type: t, Channel: channel})
-	if err := c.eng.Enqueue(op); err != nil {
-		return publicErr(err)
+	if first {
+		c.settled(s)
 	}
-	return publicErr(op.Wait(ctx))
-}
-
-func (c *Client) handler(channel string) Handler {
-	h, _ := c.eng.Handler(channel).(Handler)
-	return h
+	return s, nil
 }
 
 // Close ends the session on purpose (the server forgets it), stops every
-// goroutine of the client and waits for them. Messages not yet acknowledged
-// fail with ErrClosed. A second Close returns ErrClosed. Close waits for
+// goroutine of the client and waits for them, at once: publishes not yet
+// acknowledged fail with ErrClosed, and messages waiting for their handler
+// are dropped (the server would replay them to a resumed session; a closed
+// one is not resumed). Drain finishes that work first, within a deadline. A second Close returns ErrClosed. Close waits for
 // the handler or OnStateChange call in progress, so it must not be called
 // from one (start a goroutine there instead).
 //
@@ -284,21 +285,3 @@ func checkChannel(ch string) error {
 	}
 	return nil
 }
-
-// Receipt tracks one publish made with PublishAsync.
-type Receipt struct{ op *session.Op }
-
-// Wait blocks until the publish is acknowledged (nil), refused
-// (*RefusedError), failed (ErrSessionLost, ErrClosed), or ctx ends.
-func (r *Receipt) Wait(ctx context.Context) error { return publicErr(r.op.Wait(ctx)) }
-
-// Done is closed when the publish is acknowledged, refused or failed.
-func (r *Receipt) Done() <-chan struct{} { return r.op.Done() }
-
-// Status returns where the publish stands: "queued", "sent",
-// "acknowledged", "refused" or "failed".
-func (r *Receipt) Status() string { return r.op.State().String() }
-
-// Err returns the publish's error once done (nil when acknowledged), and
-// nil before.
-func (r *Receipt) Err() error { return publicErr(r.op.Err()) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +19,12 @@ import (
 	"github.com/realtimekit/realtime/server"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild() // never returns
+	}
+	goleak.VerifyTestMain(m, leakcheck.Options()...)
+}
 
 // Two clients subscribe to one channel; each publishes 10,000 messages; each
 // receives all 20,000 exactly once, in each sender's order, and the server
@@ -33,7 +39,7 @@ func TestTenThousandEachExactlyOnceInOrder(t *testing.T) {
 			var clients []*realtime.Client
 			for _, rec := range recs {
 				c := connect(t, ctx, srv, &realtime.Options{Codec: cd}, rec)
-				require.NoError(t, c.Subscribe(ctx, "chat", rec.handle))
+				require.NoError(t, subscribed(c.Subscribe(ctx, "chat", rec.handle)))
 				clients = append(clients, c)
 			}
 			errs := make(chan error, len(clients))
@@ -161,10 +167,10 @@ func TestPublishBeforeConnectWaitsInOutbox(t *testing.T) {
 	defer c.Close()
 	r, err := c.PublishAsync("a", []byte("early"))
 	require.NoError(t, err)
-	require.Equal(t, "queued", r.Status())
+	require.Equal(t, realtime.ReceiptQueued, r.Status())
 	require.NoError(t, c.Connect(ctx))
 	require.NoError(t, r.Wait(ctx))
-	require.Equal(t, "acknowledged", r.Status())
+	require.Equal(t, realtime.ReceiptAcknowledged, r.Status())
 	got, err := srv.WaitReceived(ctx, 1)
 	require.NoError(t, err)
 	require.Equal(t, "early", string(got[0].Data))
@@ -246,7 +252,7 @@ func TestDropConnectionsResumesWithoutLoss(t *testing.T) {
 	srv := newServer(t, nil)
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, rec)
-	require.NoError(t, c.Subscribe(ctx, "a", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "a", rec.handle)))
 	var last *realtime.Receipt
 	for k := range n {
 		if k%1000 == 500 {
@@ -274,7 +280,7 @@ func TestExpiredSessionReportsContinuityLostAndResubscribes(t *testing.T) {
 	srv := newServer(t, nil)
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, rec)
-	require.NoError(t, c.Subscribe(ctx, "news", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "news", rec.handle)))
 	srv.ExpireSessions()
 	srv.DropConnections()
 	lost := rec.waitChange(t, ctx, func(ch realtime.StateChange) bool { return ch.ContinuityLost })

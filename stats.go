@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/internal/session"
+	"github.com/realtimekit/realtime/store"
 )
 
 // Stats is a snapshot of what a Client has done since New, for metrics and
@@ -48,6 +49,23 @@ type Stats struct {
 	// dropped unhandled, and the StateChange with ContinuityLost says so.
 	DroppedStale uint64
 
+	// Restored is the number of operations (publishes, subscribes)
+	// loaded from Options.Store by New: accepted by an earlier process
+	// and not acknowledged.
+	Restored int
+	// StoreDamage is what the store found unreadable and cut when it
+	// opened: damaged stretches and their bytes (a torn tail after a power
+	// cut, a flipped bit). Zero without a store.
+	StoreDamage store.Damage
+	// StoreErrors counts the records and commits the store failed:
+	// changes that will not survive a restart. A publish whose record
+	// failed is not accepted (PublishAsync returns a *StoreError).
+	StoreErrors uint64
+	// StoreBehind counts resumes where the server had taken sequence
+	// numbers the store had lost (a power cut under a policy that does
+	// not sync every commit): publishes renumbered then may arrive twice.
+	StoreBehind uint64
+
 	// AckLatency counts acknowledged publishes by the time from PublishAsync
 	// to the server's ack: AckLatency[i] holds those of at most
 	// LatencyBuckets[i], the last entry the slower rest.
@@ -72,6 +90,8 @@ func (c *Client) Stats() Stats {
 		OutboxCount: e.OutboxCount, OutboxBytes: e.OutboxBytes,
 		InboxCount: e.InboxCount, InboxBytes: e.InboxBytes, DroppedStale: e.DroppedStale,
 		AckLatency: sc.AckLatency,
+		Restored:   e.Store.Restored, StoreDamage: e.Store.Damage, StoreErrors: e.Store.Errors,
+		StoreBehind: sc.StoreBehind,
 	}
 }
 

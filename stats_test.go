@@ -26,7 +26,7 @@ func TestStatsCountWhatHappened(t *testing.T) {
 	})
 	rec := newRecorder()
 	c := connect(t, ctx, srv, nil, rec)
-	require.NoError(t, c.Subscribe(ctx, "yes", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "yes", rec.handle)))
 	for range 10 {
 		require.NoError(t, c.Publish(ctx, "yes", []byte("x")))
 	}
@@ -94,7 +94,7 @@ func TestLogsCarryNoTokenOrPayload(t *testing.T) {
 		Token:  func(context.Context) (string, error) { return token, nil },
 		Header: http.Header{"X-Api-Key": {header}},
 	}, rec)
-	require.NoError(t, c.Subscribe(ctx, "c", rec.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "c", rec.handle)))
 	require.NoError(t, c.Publish(ctx, "c", []byte(payload)))
 	rec.waitMsgs(t, ctx, 1)
 	srv.DropConnections()

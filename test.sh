@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md gives it: the SDK's own module, the
 # server program in cmd/realtime-server, the fault-injection suite in
-# chaos/, the NATS JetStream engine in server/natsbroker and the cluster
-# suite in cluster/ (modules of their own, so that SDK users never download
-# a JWT library, toxiproxy or NATS). Every suite always runs, so a failure in
+# chaos/, the NATS JetStream engine in server/natsbroker, the cluster
+# suite in cluster/ and the store comparison in storebench/ (modules of
+# their own, so that SDK users never download a JWT library, toxiproxy,
+# NATS or bbolt). Every suite always runs, so a failure in
 # one never hides another; the exit status is non-zero if any failed.
 #
 # Every run is real: -race, and -count=1 so a warm test cache cannot pass a
@@ -31,6 +32,7 @@ suite "the server program" cmd/realtime-server "$@"
 suite "the chaos suite" chaos "$@"
 suite "the NATS module" server/natsbroker "$@"
 suite "the cluster suite" cluster "$@"
+suite "the store comparison" storebench "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "== test.sh: FAILED: ${failed[*]}"

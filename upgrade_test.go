@@ -31,8 +31,8 @@ func TestUpgradeFromLongPollingToWebSocketLosesNothing(t *testing.T) {
 	c := connect(t, ctx, srv, &realtime.Options{UpgradeInterval: 20 * time.Millisecond}, rec)
 	require.Equal(t, "longpoll", c.Transport())
 	down, up := newRecorder(), newRecorder()
-	require.NoError(t, c.Subscribe(ctx, "down", down.handle))
-	require.NoError(t, c.Subscribe(ctx, "up", up.handle))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "down", down.handle)))
+	require.NoError(t, subscribed(c.Subscribe(ctx, "up", up.handle)))
 
 	// Server to client and client to server at once; WebSocket comes back a
 	// third of the way through.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on linux/arm64 and linux/arm (GOARM=7) under
 # qemu-user. binfmt_misc is not mounted on CI machines, so the emulator is
-# named with -exec. No -race: it needs cgo, which cross builds do not have.
+# named with -exec, and REALTIME_TEST_EMULATOR tells a test that starts the
+# test binary again (the crash test) to start it under the emulator. No
+# -race: it needs cgo, which cross builds do not have.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +25,8 @@ run() {
 	shift 2
 	local start=$SECONDS status=ok
 	echo "== tests on $name under $emu"
-	env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 "$@" go test -count=1 -timeout 30m -exec "$emu" ./... || { status=FAILED; failed+=("$name"); }
-	(cd cmd/realtime-server && env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 "$@" go test -count=1 -timeout 30m -exec "$emu" ./...) || { status=FAILED; failed+=("$name cmd/realtime-server"); }
+	env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 REALTIME_TEST_EMULATOR="$emu" "$@" go test -count=1 -timeout 30m -exec "$emu" ./... || { status=FAILED; failed+=("$name"); }
+	(cd cmd/realtime-server && env CGO_ENABLED=0 REALTIME_TEST_TIMEOUT_SCALE=8 REALTIME_TEST_EMULATOR="$emu" "$@" go test -count=1 -timeout 30m -exec "$emu" ./...) || { status=FAILED; failed+=("$name cmd/realtime-server"); }
 	echo "== $name: $status in $((SECONDS - start)) s"
 }
 

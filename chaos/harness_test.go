@@ -96,7 +96,7 @@ func newRig(t *testing.T, ctx context.Context, cfg rigConfig) *rig {
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	if err := c.Subscribe(ctx, downChannel, obs.handle); err != nil {
+	if _, err := c.Subscribe(ctx, downChannel, obs.handle); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
 	return &rig{srv: srv, proxy: np, c: c, obs: obs}

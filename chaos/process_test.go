@@ -226,7 +226,7 @@ func chaosProcess(t *testing.T, bin string, tr transport.Transport) {
 		if err := c.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Subscribe(ctx, ch, rec.handle); err != nil {
+		if _, err := c.Subscribe(ctx, ch, rec.handle); err != nil {
 			t.Fatal(err)
 		}
 		return c

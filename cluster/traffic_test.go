@@ -144,7 +144,7 @@ func runCluster(t *testing.T, rc runConfig) counts {
 		if err != nil {
 			t.Fatalf("client %d (%s) connect: %v", i, m.tr, err)
 		}
-		if err := c.Subscribe(ctx, channel(i), m.handle); err != nil {
+		if _, err := c.Subscribe(ctx, channel(i), m.handle); err != nil {
 			t.Fatalf("client %d subscribe: %v", i, err)
 		}
 	}

@@ -31,20 +31,48 @@ func (CBOR) Binary() bool { return true }
 // cborFrame is a Frame as it appears on the wire. The field order is the
 // key order of the encoded map, the same as in JSON.
 type cborFrame struct {
-	T      string `cbor:"t"`
-	V      uint8  `cbor:"v,omitempty"`
-	S      uint64 `cbor:"s,omitempty"`
-	A      uint64 `cbor:"a,omitempty"`
-	C      string `cbor:"c,omitempty"`
-	D      []byte `cbor:"d,omitempty"`
-	Sid    string `cbor:"sid,omitempty"`
-	Tok    string `cbor:"tok,omitempty"`
-	HB     uint32 `cbor:"hb,omitempty"`
-	R      bool   `cbor:"r,omitempty"`
-	Code   uint16 `cbor:"code,omitempty"`
-	Reason string `cbor:"reason,omitempty"`
-	Ref    uint64 `cbor:"ref,omitempty"`
-	Inb    uint64 `cbor:"inb,omitempty"`
+	T      string     `cbor:"t"`
+	V      uint8      `cbor:"v,omitempty"`
+	S      uint64     `cbor:"s,omitempty"`
+	A      uint64     `cbor:"a,omitempty"`
+	C      string     `cbor:"c,omitempty"`
+	D      []byte     `cbor:"d,omitempty"`
+	Sid    string     `cbor:"sid,omitempty"`
+	Tok    string     `cbor:"tok,omitempty"`
+	HB     uint32     `cbor:"hb,omitempty"`
+	R      bool       `cbor:"r,omitempty"`
+	Code   uint16     `cbor:"code,omitempty"`
+	Reason string     `cbor:"reason,omitempty"`
+	Ref    uint64     `cbor:"ref,omitempty"`
+	Inb    uint64     `cbor:"inb,omitempty"`
+	Ts     uint64     `cbor:"ts,omitempty"`
+	From   string     `cbor:"from,omitempty"`
+	H      cborHeader `cbor:"h,omitzero"`
+}
+
+// cborHeader is Frame.Header on the wire. It encodes itself so that the
+// entries come in key order and a frame always encodes to the same bytes
+// (the library would follow the map's random order), and decodes as a
+// plain map.
+type cborHeader map[string]string
+
+// IsZero reports an empty header, which omitzero leaves out.
+func (h cborHeader) IsZero() bool { return len(h) == 0 }
+
+// MarshalCBOR encodes h as a map of text strings, in key order.
+func (h cborHeader) MarshalCBOR() ([]byte, error) {
+	n := 1 + 9
+	for k, v := range h {
+		n += len(k) + len(v) + 18
+	}
+	b := appendCBORHead(make([]byte, 0, n), 0xA0, uint64(len(h)))
+	for _, k := range sortedKeys(h) {
+		b = appendCBORHead(b, 0x60, uint64(len(k)))
+		b = append(b, k...)
+		b = appendCBORHead(b, 0x60, uint64(len(h[k])))
+		b = append(b, h[k]...)
+	}
+	return b, nil
 }
 
 // Bounds on what the decoder accepts inside one frame. Frames are flat
@@ -123,6 +151,7 @@ func (c CBOR) encode(dst []byte, frames []Frame) ([]byte, error) {
 			T: typeNames[f.Type], V: f.Version, S: f.Seq, A: f.Ack, C: f.Channel, D: f.Data,
 			Sid: f.Session, Tok: f.Token, HB: f.Heartbeat, R: f.Resumed,
 			Code: f.Code, Reason: f.Reason, Ref: f.Ref, Inb: f.InboxBytes,
+			Ts: f.Time, From: f.From, H: f.Header,
 		}
 		if err := enc.MarshalToBuffer(&w, buf); err != nil {
 			return nil, fmt.Errorf("cbor: encode frame %d: %w", i, err)
@@ -275,9 +304,13 @@ func appendCBORFrame(dst []Frame, w *cborFrame) ([]Frame, error) {
 		// string decodes as nil.
 		w.D = nil
 	}
+	if len(w.H) == 0 {
+		w.H = nil // {} as JSON decodes it: no header
+	}
 	return append(dst, Frame{
 		Type: t, Version: w.V, Seq: w.S, Ack: w.A, Channel: w.C, Data: w.D,
 		Session: w.Sid, Token: w.Tok, Heartbeat: w.HB, Resumed: w.R,
 		Code: w.Code, Reason: w.Reason, Ref: w.Ref, InboxBytes: w.Inb,
+		Time: w.Ts, From: w.From, Header: w.H,
 	}), nil
 }

@@ -111,7 +111,26 @@ type Frame struct {
 	// sequenced frames the client takes unacknowledged (zero: no budget).
 	// Encoded as "inb"; a peer that does not know the key ignores it.
 	InboxBytes uint64
+	// Time is msg's optional server timestamp: when the server accepted
+	// the publish, in Unix milliseconds (zero: none). Encoded as "ts".
+	Time uint64
+	// From is msg's optional publisher identity, as the server's
+	// authentication named the publishing connection (empty: none).
+	// Encoded as "from".
+	From string
+	// Header holds the optional headers of pub and msg, text to text
+	// (nil: none). Encoded as "h"; an empty map is not encoded and a
+	// decoded one is nil. The codecs bound only the number of entries a
+	// decoded frame may hold (MaxHeaderEntries); the protocol's tighter
+	// bounds are the sender's and the server's to check.
+	Header map[string]string
 }
+
+// MaxHeaderEntries is the most header entries Decode accepts in one frame:
+// a guard against a message of tiny entries, far above the protocol's
+// bound (docs/PROTOCOL.md section 2), so that a frame over that bound still
+// decodes and can be refused with a nack.
+const MaxHeaderEntries = 1024
 
 // Codec encodes frames into messages and decodes them back.
 //
@@ -217,6 +236,20 @@ func checkFrame(codec string, i int, f *Frame) error {
 	} {
 		if !utf8.ValidString(s.v) {
 			return fmt.Errorf("%s: encode frame %d: %s is not valid UTF-8: %w", codec, i, s.name, ErrMalformed)
+		}
+	}
+	if f.From == "" && f.Header == nil { // the common case: no metadata
+		return nil
+	}
+	if !utf8.ValidString(f.From) {
+		return fmt.Errorf("%s: encode frame %d: from is not valid UTF-8: %w", codec, i, ErrMalformed)
+	}
+	if len(f.Header) > MaxHeaderEntries {
+		return fmt.Errorf("%s: encode frame %d: %d header entries, over %d: %w", codec, i, len(f.Header), MaxHeaderEntries, ErrMalformed)
+	}
+	for k, v := range f.Header {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("%s: encode frame %d: a header is not valid UTF-8: %w", codec, i, ErrMalformed)
 		}
 	}
 	return nil

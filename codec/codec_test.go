@@ -37,6 +37,9 @@ func fullFrames() []codec.Frame {
 			Ref:        42,
 			Version:    255,
 			InboxBytes: 1<<64 - 1,
+			Time:       1<<64 - 1,
+			From:       "from \"ü\" \u2028",
+			Header:     map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "": "\x00\n"},
 		})
 	}
 	return frames
@@ -55,6 +58,9 @@ var typicalFrames = []codec.Frame{
 	{Type: codec.TypeAck, Ack: 42},
 	{Type: codec.TypeNack, Seq: 2, Ref: 8, Code: 4003, Reason: "forbidden"},
 	{Type: codec.TypeMessage, Seq: 3, Channel: "chat", Data: []byte(`{"json":"inside"}`)},
+	{Type: codec.TypeMessage, Seq: 4, Channel: "chat", Data: []byte("hi"), Time: 1764320000123, From: "ada",
+		Header: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
+	{Type: codec.TypePublish, Seq: 11, Channel: "chat", Data: []byte("hi"), Header: map[string]string{"k": "v"}},
 	{Type: codec.TypePing},
 	{Type: codec.TypeError, Code: 4001, Reason: "unauthorized"},
 	{Type: codec.TypeClose, Code: 1000},

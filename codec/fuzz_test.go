@@ -59,6 +59,8 @@ func FuzzJSONDecode(f *testing.F) {
 		`{"t":"hello","hb":4294967296}`, `{"t":"error","code":65535,"reason":"\u2028"}`,
 		`[{"t":"ping"},{"t":"unknown"}]`, "{\"t\":\"sub\",\"c\":\"\xff\"}", `{"t":"sub","c":null}`,
 		`{"t":"ping","x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+		`{"t":"msg","s":1,"c":"c","d":"x","ts":1700000000000,"from":"ada","h":{"traceparent":"00-ab-cd-01","\u00e9":"\n"}}`,
+		`{"t":"pub","s":1,"c":"c","h":{"a":"1","a":"2"}}`, `{"t":"pub","h":{}}`, `{"t":"pub","h":{"a":null}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -113,6 +115,13 @@ func crossCheckJSON(t *testing.T, msg []byte, frames []codec.Frame) {
 		}, []string{num("s"), num("a"), num("ref"), num("hb"), num("code"), num("v")})
 		r, _ := m["r"].(bool)
 		require.Equal(t, f.Resumed, r)
+		require.Equal(t, strconv.FormatUint(f.Time, 10), num("ts"))
+		require.Equal(t, f.From, str("from"))
+		h, _ := m["h"].(map[string]any)
+		require.Len(t, f.Header, len(h))
+		for k, hv := range h {
+			require.Equal(t, hv, f.Header[k])
+		}
 		if b := str("b"); b != "" {
 			want, err := base64.StdEncoding.DecodeString(b)
 			require.NoError(t, err)
@@ -139,6 +148,8 @@ func FuzzCBORDecode(f *testing.F) {
 		map[string]any{"t": "hello", "hb": uint64(1) << 32},
 		map[string]any{"t": "msg", "d": "text", "x": []any{1, map[string]any{"y": nil}}},
 		map[string]any{"t": "nope"},
+		map[string]any{"t": "msg", "s": 1, "ts": uint64(1700000000000), "from": "ada", "h": map[string]string{"k": "v", "traceparent": "00-ab-cd-01"}},
+		map[string]any{"t": "pub", "h": map[string]any{"k": 1}},
 		[]any{map[string]any{"t": "ping"}, []any{}},
 		[]any{},
 		"ping",
@@ -177,13 +188,19 @@ func addFrameSeeds(f *testing.F) {
 
 func fuzzFrame(typ uint8, seq, ack uint64, channel string, data []byte, session, token string,
 	hb uint32, resumed bool, code uint16, reason string, ref uint64, version uint8) codec.Frame {
-	// InboxBytes takes ref's value (bit-flipped): one more uint64 key
-	// covered without changing the seed corpus's signature.
-	return codec.Frame{
+	// InboxBytes takes ref's value (bit-flipped), and the metadata keys
+	// take other arguments' values: more keys covered without changing
+	// the seed corpus's signature.
+	fr := codec.Frame{
 		Type: codec.Type(typ), Seq: seq, Ack: ack, Channel: channel, Data: data,
 		Session: session, Token: token, Heartbeat: hb, Resumed: resumed,
 		Code: code, Reason: reason, Ref: ref, Version: version, InboxBytes: ^ref,
+		Time: seq ^ ack, From: token,
 	}
+	if resumed || session != "" {
+		fr.Header = map[string]string{session: reason, channel: token}
+	}
+	return fr
 }
 
 // checkEncodeRoundTrip encodes fr and decodes it back, or checks that
@@ -195,7 +212,7 @@ func checkEncodeRoundTrip(t *testing.T, c codec.Codec, fr codec.Frame) []byte {
 	case !fr.Type.Valid():
 		require.ErrorIs(t, err, codec.ErrUnknownType)
 		return nil
-	case !allValid(fr.Channel, fr.Session, fr.Token, fr.Reason):
+	case !allValid(fr.Channel, fr.Session, fr.Token, fr.Reason, fr.From) || !headerValid(fr.Header):
 		require.ErrorIs(t, err, codec.ErrMalformed)
 		return nil
 	}
@@ -205,8 +222,20 @@ func checkEncodeRoundTrip(t *testing.T, c codec.Codec, fr codec.Frame) []byte {
 	if len(fr.Data) == 0 {
 		fr.Data = nil
 	}
+	if len(fr.Header) == 0 {
+		fr.Header = nil
+	}
 	require.Equal(t, []codec.Frame{fr}, got)
 	return msg
+}
+
+func headerValid(h map[string]string) bool {
+	for k, v := range h {
+		if !allValid(k, v) {
+			return false
+		}
+	}
+	return true
 }
 
 func allValid(ss ...string) bool {
@@ -231,13 +260,21 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		require.True(t, json.Valid(msg), "%q", msg)
 		require.False(t, strings.ContainsAny(string(msg), "\u2028\u2029"), "%q", msg)
 		var v struct {
-			T, C, Sid, Tok, Reason string
-			D                      *string
-			B                      []byte
+			T, C, Sid, Tok, Reason, From string
+			D                            *string
+			B                            []byte
+			Ts                           uint64
+			H                            map[string]string
 		}
 		require.NoError(t, json.Unmarshal(msg, &v))
-		require.Equal(t, []string{fr.Type.String(), fr.Channel, fr.Session, fr.Token, fr.Reason},
-			[]string{v.T, v.C, v.Sid, v.Tok, v.Reason})
+		require.Equal(t, []string{fr.Type.String(), fr.Channel, fr.Session, fr.Token, fr.Reason, fr.From},
+			[]string{v.T, v.C, v.Sid, v.Tok, v.Reason, v.From})
+		require.Equal(t, fr.Time, v.Ts)
+		if len(fr.Header) == 0 {
+			require.Nil(t, v.H)
+		} else {
+			require.Equal(t, fr.Header, v.H)
+		}
 		switch {
 		case len(data) == 0:
 			require.True(t, v.D == nil && v.B == nil)

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/base64"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -53,6 +54,12 @@ func (j JSON) encode(dst []byte, frames []Frame) ([]byte, error) {
 	need := 2
 	for i := range frames {
 		need += len(frames[i].Data) + len(frames[i].Data)/8 + len(frames[i].Channel) + len(frames[i].Reason) + 64
+		if f := &frames[i]; f.From != "" || f.Header != nil {
+			need += len(f.From) + 24
+			for k, v := range f.Header {
+				need += len(k) + len(v) + 6
+			}
+		}
 	}
 	dst = slices.Grow(dst, min(need, limit+1))
 	batch := len(frames) > 1
@@ -138,7 +145,35 @@ func appendJSONFrame(dst []byte, f *Frame) []byte {
 	if f.Ref != 0 {
 		dst = appendJSONUint(dst, `,"ref":`, f.Ref)
 	}
+	if f.Time != 0 {
+		dst = appendJSONUint(dst, `,"ts":`, f.Time)
+	}
+	if f.From != "" {
+		dst = appendJSONString(dst, `,"from":`, f.From)
+	}
+	if len(f.Header) != 0 {
+		dst = appendJSONHeader(dst, f.Header)
+	}
 	return append(dst, '}')
+}
+
+// appendJSONHeader appends "h" with the entries in key order, so that a
+// frame always encodes to the same bytes.
+func appendJSONHeader(dst []byte, h map[string]string) []byte {
+	dst = append(dst, `,"h":{`...)
+	for i, k := range sortedKeys(h) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, "", k)
+		dst = appendJSONString(dst, ":", h[k])
+	}
+	return append(dst, '}')
+}
+
+// sortedKeys returns h's keys in order.
+func sortedKeys(h map[string]string) []string {
+	return slices.Sorted(maps.Keys(h))
 }
 
 func appendJSONUint(dst []byte, key string, v uint64) []byte {

@@ -17,6 +17,10 @@ var jsonWire = []struct {
 }{
 	{`{"t":"pub","s":7,"c":"chat","d":"hello"}`, []codec.Frame{{Type: codec.TypePublish, Seq: 7, Channel: "chat", Data: []byte("hello")}}},
 	{`{"t":"ping"}`, []codec.Frame{{Type: codec.TypePing}}},
+	// PROTOCOL.md section 2.1's example.
+	{`{"t":"msg","s":4,"c":"orders","d":"{\"id\":42}","ts":1764320000123,"from":"ada","h":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}`,
+		[]codec.Frame{{Type: codec.TypeMessage, Seq: 4, Channel: "orders", Data: []byte(`{"id":42}`), Time: 1764320000123, From: "ada",
+			Header: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}},
 	{`{"t":"ack","a":42}`, []codec.Frame{{Type: codec.TypeAck, Ack: 42}}},
 	{`{"t":"connect","v":1,"a":17,"sid":"s1","tok":"t1"}`, []codec.Frame{{Type: codec.TypeConnect, Version: 1, Ack: 17, Session: "s1", Token: "t1"}}},
 	{`{"t":"connect","v":1,"inb":16777216}`, []codec.Frame{{Type: codec.TypeConnect, Version: 1, InboxBytes: 16 << 20}}},

@@ -124,6 +124,9 @@ const (
 	keyReason
 	keyRef
 	keyInb
+	keyTs
+	keyFrom
+	keyH
 )
 
 // frame decodes the object at d.pos into a new frame appended to dst.
@@ -203,6 +206,12 @@ func (d *jsonDecoder) frame(dst []Frame) ([]Frame, error) {
 				f.Reason, err = d.text()
 			case keyRef:
 				f.Ref, err = d.uint(math.MaxUint64)
+			case keyTs:
+				f.Time, err = d.uint(math.MaxUint64)
+			case keyFrom:
+				f.From, err = d.text()
+			case keyH:
+				f.Header, err = d.header()
 			default:
 				err = d.skipValue()
 			}
@@ -261,6 +270,12 @@ func jsonKeyBit(key []byte) uint {
 		return keyRef
 	case "inb":
 		return keyInb
+	case "ts":
+		return keyTs
+	case "from":
+		return keyFrom
+	case "h":
+		return keyH
 	}
 	return 0
 }
@@ -370,4 +385,52 @@ func (d *jsonDecoder) base64() ([]byte, error) {
 		return nil, d.fail("invalid base64: %v", err)
 	}
 	return b[:n], nil
+}
+
+// header decodes the object of "h": text keys, each once, to text values.
+// An empty object decodes as nil, as an absent one does.
+func (d *jsonDecoder) header() (map[string]string, error) {
+	if d.pos >= len(d.msg) || d.msg[d.pos] != '{' {
+		return nil, d.fail("header is not an object")
+	}
+	d.pos++
+	if d.peek() == '}' {
+		d.pos++
+		return nil, nil
+	}
+	h := make(map[string]string)
+	for {
+		if len(h) == MaxHeaderEntries {
+			return nil, d.fail("more than %d header entries", MaxHeaderEntries)
+		}
+		if d.peek() != '"' {
+			return nil, d.fail("expected a header key")
+		}
+		k, err := d.text()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := h[k]; dup {
+			return nil, d.fail("duplicate header key")
+		}
+		if d.peek() != ':' {
+			return nil, d.fail("expected ':'")
+		}
+		d.pos++
+		d.skipSpace()
+		v, err := d.text()
+		if err != nil {
+			return nil, err
+		}
+		h[k] = v
+		c := d.peek()
+		d.pos++
+		if c == '}' {
+			return h, nil
+		}
+		if c != ',' {
+			d.pos--
+			return nil, d.fail("expected ',' or '}' in header")
+		}
+	}
 }

@@ -171,8 +171,10 @@ func run(t *testing.T, srv *mock.Server, base string, tr *http.Transport, handsh
 func exchange(t *testing.T, ctx context.Context, c *realtime.Client, srv *mock.Server) {
 	t.Helper()
 	in := newInbox()
-	require.NoError(t, c.Subscribe(ctx, "echo", in.add))
-	require.NoError(t, c.Subscribe(ctx, "push", in.add))
+	_, err := c.Subscribe(ctx, "echo", in.add)
+	require.NoError(t, err)
+	_, err = c.Subscribe(ctx, "push", in.add)
+	require.NoError(t, err)
 
 	want := make([]string, roundTrips)
 	for i := range want {

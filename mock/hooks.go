@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"maps"
 	"net/http"
 
 	"github.com/realtimekit/realtime/codec"
@@ -49,7 +50,7 @@ func (s *Server) handshake(name string, _ *http.Request) int {
 }
 
 func (s *Server) onPublish(_ context.Context, p server.Publication) error {
-	m := Message{Session: p.Client.Session, Channel: p.Channel, Data: bytes.Clone(p.Data), Seq: p.Seq}
+	m := Message{Session: p.Client.Session, Channel: p.Channel, Data: bytes.Clone(p.Data), Seq: p.Seq, Header: maps.Clone(p.Header)}
 	s.mu.Lock()
 	nack := s.sw.nack
 	s.mu.Unlock()

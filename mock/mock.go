@@ -13,6 +13,7 @@ package mock
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,8 @@ type Message struct {
 	Channel string
 	Data    []byte
 	Seq     uint64 // the client's sequence number for the publish
+	// Header is the publish's header, nil when none.
+	Header map[string]string
 }
 
 // Server is a mock realtime server. Its methods are safe for concurrent
@@ -159,6 +162,7 @@ func (s *Server) Received() []Message {
 	out := make([]Message, len(s.received))
 	for i, m := range s.received {
 		m.Data = bytes.Clone(m.Data)
+		m.Header = maps.Clone(m.Header)
 		out[i] = m
 	}
 	return out

@@ -41,9 +41,25 @@ func TestReceivedAndWaitReceived(t *testing.T) {
 	if string(s.Received()[0].Data) != "hi" {
 		t.Fatal("Received does not return copies")
 	}
+	if msgs[0].Header != nil {
+		t.Fatalf("header %v of a publish without one", msgs[0].Header)
+	}
+	withHeader := pub(3, "chat", "h")
+	withHeader.Header = map[string]string{"traceparent": "00-ab-cd-01"}
+	c.send(withHeader)
+	if msgs, err = s.WaitReceived(ctxWait(t), 3); err != nil {
+		t.Fatal(err)
+	}
+	if h := msgs[2].Header; len(h) != 1 || h["traceparent"] != "00-ab-cd-01" {
+		t.Fatalf("received header %v", h)
+	}
+	msgs[2].Header["traceparent"] = "changed"
+	if s.Received()[2].Header["traceparent"] != "00-ab-cd-01" {
+		t.Fatal("Received does not copy headers")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.WaitReceived(ctx, 3); !errors.Is(err, context.Canceled) {
+	if _, err := s.WaitReceived(ctx, 4); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitReceived on an ended ctx: %v", err)
 	}
 }

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
+
+	"github.com/realtimekit/realtime/codec"
 )
 
 // Several nodes. One Server serves one node. With the default Config a
@@ -31,6 +34,28 @@ type Message struct {
 	// to one node in position order across all channels. Zero from brokers
 	// without a log.
 	Pos uint64
+	// Time is when the Server accepted the publication, to the
+	// millisecond: subscribers see it as the message's timestamp ("ts").
+	// A broker carries it; the zero Time sends none.
+	Time time.Time
+	// From is the publisher's Identity.ID, which subscribers see as the
+	// message's "from"; empty for a publish from the backend or an
+	// unnamed identity. A broker carries it.
+	From string
+	// Header is the publisher's header ("h"), nil when none. A broker
+	// carries it; neither side modifies it once handed over.
+	Header map[string]string
+}
+
+// frame is the msg frame that delivers m to a client, not yet numbered.
+func (m *Message) frame() codec.Frame {
+	f := codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data, From: m.From, Header: m.Header}
+	if !m.Time.IsZero() {
+		if ms := m.Time.UnixMilli(); ms > 0 {
+			f.Time = uint64(ms)
+		}
+	}
+	return f
 }
 
 // Log is implemented by a Broker that keeps its publications in one

@@ -99,7 +99,7 @@ func testResumeOnAnotherNode(t *testing.T, tr string, crash bool) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 2*each)
-	if err := cl.Subscribe(ctx, "down", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, "down", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,7 +202,7 @@ func TestEngineUnreachable(t *testing.T) {
 	defer cancel()
 	cl := connectTo(t, ctx, ts.URL)
 	got := make(chan string, 4)
-	if err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -280,7 +280,17 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Subscribe(ctx, "c", func(realtime.Message) {}); err != nil {
+	// The handler holds the first message until the log is trimmed, so
+	// that nothing is acknowledged and the session's resume point lies in
+	// the part trimmed away (an idle session's point follows the log).
+	release, held := make(chan struct{}), make(chan struct{}, 1)
+	if _, err := cl.Subscribe(ctx, "c", func(realtime.Message) {
+		select {
+		case held <- struct{}{}:
+			<-release
+		default:
+		}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
@@ -288,10 +298,18 @@ func TestTrimmedLogLosesContinuity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fr.Set(b.srv)
-	a.kill(t)
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("no message delivered")
+	}
+	// Trimmed before the kill: the client, back at once, must not find
+	// the log whole on b.
 	last, _ := b.bkr.Last(ctx)
 	eng.Trim(last)
+	fr.Set(b.srv)
+	a.kill(t)
+	close(release)
 	select {
 	case <-lost:
 	case <-ctx.Done():
@@ -327,7 +345,7 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 	}
 	got := make(chan string, 1000)
 	handler := func(m realtime.Message) { got <- m.Channel + ":" + string(m.Data) }
-	if err := cl.Subscribe(ctx, "one", handler); err != nil {
+	if _, err := cl.Subscribe(ctx, "one", handler); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -346,7 +364,7 @@ func TestSessionMovesBackAndForth(t *testing.T) {
 	}
 	publish("one", 50)
 	move(b)
-	if err := cl.Subscribe(ctx, "two", handler); err != nil {
+	if _, err := cl.Subscribe(ctx, "two", handler); err != nil {
 		t.Fatal(err)
 	}
 	publish("two", 50)
@@ -384,7 +402,7 @@ func TestIdleSessionFollowsTheLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*wait)
 	defer cancel()
 	cl := connectTo(t, ctx, ts.URL)
-	if err := cl.Subscribe(ctx, "quiet", func(realtime.Message) {}); err != nil {
+	if _, err := cl.Subscribe(ctx, "quiet", func(realtime.Message) {}); err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
@@ -433,7 +451,7 @@ func TestPublishCrossesNodes(t *testing.T) {
 	defer cancel()
 	sub, pub := connectTo(t, ctx, ta.URL), connectTo(t, ctx, tb.URL)
 	got := make(chan string, 100)
-	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
@@ -468,7 +486,7 @@ func TestPublishStoredByAnotherNodeIsNotRedone(t *testing.T) {
 	defer cancel()
 	sub, cl := connectTo(t, ctx, tb.URL), connectTo(t, ctx, ts.URL)
 	got := make(chan string, 4)
-	if err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := sub.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	eng.SetStoreDown(true) // the log takes the publish, the store not its LastIn

@@ -144,7 +144,7 @@ func (s *session) applyLocked(m Message) {
 	cs.lastPos = m.Pos
 	if m.Channel != cs.private {
 		if _, ok := cs.active[m.Channel]; ok {
-			s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data}, m.Pos)
+			s.appendLocked(m.frame(), m.Pos)
 		}
 		return
 	}

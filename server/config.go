@@ -57,8 +57,8 @@ type Config struct {
 	// 4503 (slow consumer). Default 65,536: room for a burst of
 	// publishes on a busy channel; SessionBytes bounds the memory as well.
 	SessionBuffer int
-	// SessionBytes bounds the payload bytes kept for a session in the same
-	// way. Default 64 MiB.
+	// SessionBytes bounds the payload and header bytes kept for a session
+	// in the same way. Default 64 MiB.
 	SessionBytes int
 	// MaxSessions bounds the sessions kept at once; a connect that would
 	// open one more gets error 4529. Default 100,000.
@@ -210,6 +210,9 @@ type Publication struct {
 	Channel string
 	Data    []byte // owned by the server: copy it to keep it
 	Seq     uint64 // the client's sequence number, unique within the session
+	// Header is the publisher's header, nil when none; the server checked
+	// its bounds. Do not modify it: subscribers receive it as it is.
+	Header map[string]string
 }
 
 // Refusal is the error a hook returns to refuse a client frame with a

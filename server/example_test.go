@@ -32,7 +32,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	if err := client.Subscribe(ctx, "news", func(m realtime.Message) { got <- m }); err != nil {
+	if _, err := client.Subscribe(ctx, "news", func(m realtime.Message) { got <- m }); err != nil {
 		fmt.Println(err)
 		return
 	}

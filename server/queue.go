@@ -37,12 +37,14 @@ func (q *frameQueue) push(f codec.Frame, pos uint64) {
 	q.n++
 }
 
-// drop releases the first n frames and returns their payload bytes.
-func (q *frameQueue) drop(n int) (bytes int) {
+// drop releases the first n frames and returns their payload bytes and
+// their bytes as keptSize counts them.
+func (q *frameQueue) drop(n int) (payload, kept int) {
 	n = min(n, q.n)
 	for range n {
 		k := &q.buf[q.head]
-		bytes += len(k.f.Data)
+		payload += len(k.f.Data)
+		kept += keptSize(&k.f)
 		*k = keptFrame{} // let the payload go
 		q.head = (q.head + 1) % len(q.buf)
 	}
@@ -54,7 +56,7 @@ func (q *frameQueue) drop(n int) (bytes int) {
 	if size != len(q.buf) {
 		q.resize(size)
 	}
-	return bytes
+	return payload, kept
 }
 
 func (q *frameQueue) resize(size int) {

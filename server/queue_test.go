@@ -28,7 +28,7 @@ func TestFrameQueueWrapsGrowsAndShrinks(t *testing.T) {
 		check()
 	}
 	drop := func(n int) {
-		if b := q.drop(n); b != 2*n {
+		if b, _ := q.drop(n); b != 2*n {
 			t.Fatalf("dropped %d bytes, want %d", b, 2*n)
 		}
 		first += uint64(n)
@@ -49,11 +49,21 @@ func TestFrameQueueWrapsGrowsAndShrinks(t *testing.T) {
 func TestDropMoreThanHeldIsSafe(t *testing.T) {
 	var q frameQueue
 	q.push(codec.Frame{Type: codec.TypeMessage, Data: []byte("ab")}, 0)
-	if got := q.drop(5); got != 2 || q.len() != 0 {
+	if got, _ := q.drop(5); got != 2 || q.len() != 0 {
 		t.Fatalf("drop(5) of one frame: bytes %d, len %d", got, q.len())
 	}
 	q.reset()
-	if got := q.drop(3); got != 0 {
+	if got, _ := q.drop(3); got != 0 {
 		t.Fatalf("drop from an empty queue: %d", got)
+	}
+}
+
+// A kept frame's header counts towards the session's bytes, not towards
+// the payload the client's inbox budget counts.
+func TestDropCountsHeaders(t *testing.T) {
+	var q frameQueue
+	q.push(codec.Frame{Type: codec.TypeMessage, Data: []byte("ab"), Header: map[string]string{"k": "vvv"}}, 0)
+	if payload, kept := q.drop(1); payload != 2 || kept != 6 {
+		t.Fatalf("dropped payload %d, kept %d; want 2 and 6", payload, kept)
 	}
 }

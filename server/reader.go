@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/protocol"
 )
 
 func (c *conn) readLoop() {
@@ -180,7 +181,11 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 	ctx := c.hookCtx.get(srv.base, srv.cfg.HookTimeout)
 	switch f.Type {
 	case codec.TypePublish:
-		if !srv.fits(f.Channel, f.Data) {
+		if err := protocol.CheckHeader(f.Header); err != nil {
+			return &Refusal{Code: protocol.CodeBadHeader, Reason: err.Error()}
+		}
+		m := Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq), From: c.client.Identity.ID, Header: f.Header}
+		if !srv.fits(&m) {
 			return &Refusal{Code: 4009, Reason: "message too large to deliver"}
 		}
 		if s.cl != nil && f.Seq > s.hooked {
@@ -201,7 +206,8 @@ func (c *conn) do(f *codec.Frame) *Refusal {
 			}
 			s.hooked = f.Seq
 		}
-		if r := c.brokerRefusal(srv.cfg.Broker.Publish(ctx, Message{Channel: f.Channel, Data: f.Data, ID: s.pubID(f.Seq)})); r != nil {
+		m.Time = time.Now() // accepted: the time subscribers see
+		if r := c.brokerRefusal(srv.cfg.Broker.Publish(ctx, m)); r != nil {
 			return r
 		}
 		srv.stats.published.Add(1)
@@ -263,7 +269,7 @@ func (c *conn) hooks(ctx context.Context, f *codec.Frame) *Refusal {
 		return r
 	}
 	if h := srv.cfg.OnPublish; h != nil {
-		p := Publication{Client: c.client, Channel: f.Channel, Data: f.Data, Seq: f.Seq}
+		p := Publication{Client: c.client, Channel: f.Channel, Data: f.Data, Seq: f.Seq, Header: f.Header}
 		if r := c.refusal(h(ctx, p), 5000); r != nil {
 			return r
 		}

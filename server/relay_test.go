@@ -118,7 +118,7 @@ func newPeer(t *testing.T, ctx context.Context, url string, tr transport.Transpo
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	if err := c.Subscribe(ctx, sub, p.handle); err != nil {
+	if _, err := c.Subscribe(ctx, sub, p.handle); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
 	return p

@@ -216,10 +216,11 @@ func (srv *Server) Publish(ctx context.Context, channel string, data []byte) err
 	if !ValidChannel(channel) {
 		return ErrInvalidChannel
 	}
-	if !srv.fits(channel, data) {
+	m := Message{Channel: channel, Data: bytes.Clone(data), Time: time.Now()}
+	if !srv.fits(&m) {
 		return ErrTooLarge
 	}
-	if err := srv.cfg.Broker.Publish(ctx, Message{Channel: channel, Data: bytes.Clone(data)}); err != nil {
+	if err := srv.cfg.Broker.Publish(ctx, m); err != nil {
 		return err
 	}
 	srv.stats.backend.Add(1)

@@ -77,7 +77,7 @@ func (s *session) deliver(m Message) {
 	case s.cl != nil:
 		s.deliverLocked(m)
 	default:
-		s.appendLocked(codec.Frame{Type: codec.TypeMessage, Channel: m.Channel, Data: m.Data}, 0)
+		s.appendLocked(m.frame(), 0)
 	}
 }
 
@@ -91,7 +91,7 @@ func (s *session) appendLocked(f codec.Frame, pos uint64) {
 	s.nextOut++
 	f.Seq = s.nextOut
 	s.kept.push(f, pos)
-	s.keptBytes += len(f.Data)
+	s.keptBytes += keptSize(&f)
 	if f.Type == codec.TypeNack {
 		s.nacks = append(s.nacks, nackRef{seq: f.Seq, ref: f.Ref})
 	}
@@ -115,8 +115,8 @@ func (s *session) ackLocked(a uint64) {
 	if s.cl != nil {
 		s.checkpointLocked(a)
 	}
-	dropped := s.kept.drop(int(a - s.acked))
-	s.keptBytes -= dropped
+	dropped, kept := s.kept.drop(int(a - s.acked))
+	s.keptBytes -= kept
 	if c := s.conn; c != nil {
 		// Frames up to a were sent on c, unless c just took the session
 		// over (then it has sent nothing yet).
@@ -228,7 +228,26 @@ func (s *session) collect(c *conn, dst []codec.Frame) (frames []codec.Frame, mor
 }
 
 // estimate guesses a frame's encoded size: base64 for binary payloads,
-// plus keys and numbers.
+// plus keys and numbers, and the metadata of a msg. A guess short of an
+// escaped header is caught by the writer, which splits a batch that does
+// not encode.
 func estimate(f *codec.Frame) int {
-	return len(f.Data)*4/3 + len(f.Channel) + len(f.Reason) + 48
+	n := len(f.Data)*4/3 + len(f.Channel) + len(f.Reason) + 48
+	if f.From != "" || f.Header != nil {
+		n += len(f.From) + 32
+		for k, v := range f.Header {
+			n += len(k) + len(v) + 6
+		}
+	}
+	return n
+}
+
+// keptSize is what a kept frame counts towards Config.SessionBytes: its
+// payload and header bytes.
+func keptSize(f *codec.Frame) int {
+	n := len(f.Data)
+	for k, v := range f.Header {
+		n += len(k) + len(v)
+	}
+	return n
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/internal/protocol"
 )
 
@@ -27,17 +26,23 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// fits reports whether a msg frame carrying data on channel can be sent
-// to a client of either codec: the publish fitted the publisher's codec,
-// but JSON may spend more on binary data than CBOR, and a server sequence
-// number may need more digits than the client's.
-func (srv *Server) fits(channel string, data []byte) bool {
+// fits reports whether the msg frame delivering m can be sent to a client
+// of either codec: the publish fitted the publisher's codec, but JSON may
+// spend more on binary data than CBOR, a server sequence number may need
+// more digits than the client's, and the server adds a timestamp and the
+// publisher's identity.
+func (srv *Server) fits(m *Message) bool {
 	limit := srv.cfg.MaxMessage
+	n := len(m.Data) + len(m.Channel) + len(m.From)
+	for k, v := range m.Header {
+		n += len(k) + len(v)
+	}
 	// JSON escapes a byte in at most six: a payload this small fits.
-	if 6*(len(data)+len(channel))+128 <= limit {
+	if 6*n+128+18*len(m.Header) <= limit {
 		return true
 	}
-	f := codec.Frame{Type: codec.TypeMessage, Seq: math.MaxUint64, Channel: channel, Data: data}
+	f := m.frame()
+	f.Seq, f.Time = math.MaxUint64, math.MaxUint64 // the longest they encode
 	for _, name := range protocol.Codecs {
 		if _, err := newCodec(name, limit).Encode(nil, f); err != nil {
 			return false

@@ -107,13 +107,13 @@ func TestEndToEndTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err = client.Subscribe(ctx, "admin", func(realtime.Message) {})
+	_, err = client.Subscribe(ctx, "admin", func(realtime.Message) {})
 	var refused *realtime.RefusedError
 	if !errors.As(err, &refused) || refused.Code != 4003 {
 		t.Fatalf("subscribe outside the grant: %v, want *RefusedError 4003", err)
 	}
 	got := make(chan realtime.Message, 1024)
-	if err := client.Subscribe(ctx, "room:1", func(m realtime.Message) { got <- m }); err != nil {
+	if _, err := client.Subscribe(ctx, "room:1", func(m realtime.Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
 

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	got := make(chan struct{}, 1)
 	received := 0
 	for _, ch := range f.subs {
-		err := c.Subscribe(ctx, ch, func(m realtime.Message) {
+		_, err := c.Subscribe(ctx, ch, func(m realtime.Message) {
 			io.WriteString(stdout, formatMessage(m, !f.noPayloads))
 			// Handlers run one at a time, so the count needs no lock.
 			received++

@@ -148,9 +148,9 @@ func (r *room) enter(ctx context.Context, url, name string, echo bool) (*member,
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	fmt.Fprintf(r.out, "%-5s connected over %s\n", name, c.Transport())
-	err = c.Subscribe(ctx, presenceChannel, func(msg realtime.Message) { r.presence(m, string(msg.Data)) })
+	_, err = c.Subscribe(ctx, presenceChannel, func(msg realtime.Message) { r.presence(m, string(msg.Data)) })
 	if err == nil {
-		err = c.Subscribe(ctx, roomChannel, func(msg realtime.Message) {
+		_, err = c.Subscribe(ctx, roomChannel, func(msg realtime.Message) {
 			r.update(func() {
 				m.heard++
 				if m.echo {

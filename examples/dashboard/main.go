@@ -75,7 +75,7 @@ func run(cfg config, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "client  connected over", c.Transport())
-	if err := c.Subscribe(ctx, cfg.channel, view.update); err != nil {
+	if _, err := c.Subscribe(ctx, cfg.channel, view.update); err != nil {
 		return err
 	}
 

@@ -101,7 +101,7 @@ func run(cfg config, out io.Writer) (*result, error) {
 		}
 		fmt.Fprintf(out, "%-5s connected over %s\n", name, c.Transport())
 		got[i] = &inbox{}
-		if err := c.Subscribe(ctx, cfg.channel, got[i].add); err != nil {
+		if _, err := c.Subscribe(ctx, cfg.channel, got[i].add); err != nil {
 			return nil, err
 		}
 		clients[i] = c

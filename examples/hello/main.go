@@ -48,7 +48,7 @@ func run(url string) error {
 	}
 
 	got := make(chan realtime.Message, 1)
-	err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
+	_, err = c.Subscribe(ctx, "chat", func(m realtime.Message) {
 		select {
 		case got <- m: // the first message is the one we wait for
 		default: // a handler must not block for ever: Close waits for it

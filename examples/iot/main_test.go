@@ -76,3 +76,23 @@ func TestAgainstOutsideServer(t *testing.T) {
 		t.Errorf("counted %+v: want no outage, all 20 received\n%s", res, out.String())
 	}
 }
+
+// With -store the agent restarts in the middle of the outage, as a device
+// that reboots does: the readings queued before it come back from the
+// store, and every reading arrives exactly once, in order, none dropped.
+func TestRestartInTheOutageWithAStoreLosesNothing(t *testing.T) {
+	var out bytes.Buffer
+	cfg := defaults()
+	cfg.store = t.TempDir() + "/store"
+	res, err := run(cfg, &out)
+	if err != nil {
+		t.Fatalf("%v\noutput:\n%s", err, out.String())
+	}
+	if res.restored == 0 || res.dropped != 0 || res.received != cfg.readings || res.acked != cfg.readings ||
+		res.duplicates != 0 || res.outOfOrder != 0 {
+		t.Errorf("counted %+v: want readings restored, none dropped, all %d received once, in order\n%s", res, cfg.readings, out.String())
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("agent restarted in the middle of the outage: %d readings came back from the store", res.restored)) {
+		t.Errorf("output lacks the restart:\n%s", out.String())
+	}
+}

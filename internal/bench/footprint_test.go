@@ -164,7 +164,7 @@ func sdkClient(url string, tr transport.Transport) func(context.Context, *http.C
 			c.Close()
 			return nil, err
 		}
-		if err := c.Subscribe(ctx, "idle", func(realtime.Message) {}); err != nil {
+		if _, err := c.Subscribe(ctx, "idle", func(realtime.Message) {}); err != nil {
 			c.Close()
 			return nil, err
 		}

@@ -134,7 +134,7 @@ func BenchmarkDeliver(b *testing.B) {
 				done := make(chan struct{})
 				var got atomic.Int64
 				n := int64(b.N)
-				err := r.c.Subscribe(r.ctx, "bench", func(realtime.Message) {
+				_, err := r.c.Subscribe(r.ctx, "bench", func(realtime.Message) {
 					<-credit
 					if got.Add(1) == n {
 						close(done)
@@ -173,7 +173,7 @@ func BenchmarkDeliverLatency(b *testing.B) {
 			b.Run(tr.Name()+"/"+strconv.Itoa(size), func(b *testing.B) {
 				r := newRig(b, tr)
 				arrived := make(chan time.Duration, 1)
-				err := r.c.Subscribe(r.ctx, "bench", func(m realtime.Message) {
+				_, err := r.c.Subscribe(r.ctx, "bench", func(m realtime.Message) {
 					d, err := Since(m.Data)
 					if err != nil {
 						d = -1

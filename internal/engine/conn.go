@@ -248,6 +248,9 @@ func (e *Engine) open(l *link, reason string) error {
 	if !continued {
 		e.disp.dropStale(epoch)
 	}
+	// The new token is durable before anything can use it: a resume that
+	// presented it, then a power cut that lost it, would lose the session.
+	_ = e.commit()
 	ch := connstate.Change{To: reconnect.Connected, Reason: reason, Transport: l.transport}
 	switch {
 	case !continued:

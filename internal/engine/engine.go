@@ -7,6 +7,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/internal/watchdog"
 	"github.com/realtimekit/realtime/reconnect"
+	"github.com/realtimekit/realtime/store"
 	"github.com/realtimekit/realtime/transport"
 )
 
@@ -52,6 +54,8 @@ type Config struct {
 	Consume func(Item)
 	// Changes says whether state changes are queued for Consume.
 	Changes bool
+	// Store, if set, keeps the outbox and the session across processes.
+	Store store.Store
 }
 
 // Engine is one client's engine. Create it with New.
@@ -70,7 +74,7 @@ type Engine struct {
 	wake   chan struct{} // the connection loop has frames to send
 
 	// subs holds the channels subscribed (acknowledged or in flight), each
-	// with the façade's handler, opaque here: one map for both layers, as
+	// with the façade's value (its subscriptions), opaque here: one map for both layers, as
 	// an idle client pays for each. Taken after mu when both are held.
 	subMu sync.Mutex
 	subs  map[string]any
@@ -79,6 +83,7 @@ type Engine struct {
 	sess      *session.Session
 	started   bool
 	closed    bool
+	draining  bool // publishes are refused with ErrDraining (see Drain)
 	transport string
 	lastErr   error
 	failed    error         // set once Failed: the error that ended the client
@@ -87,6 +92,7 @@ type Engine struct {
 	attempts  []fallback.Attempt // of the last negotiation
 	connects  bucket             // the connects ceiling
 	closeAt   atomic.Int64       // when Close was called, Unix ns: the goodbye's deadline runs from it
+	store     *stored            // nil without a store
 }
 
 // counts are the engine's own counters; guarded by Engine.mu but young.
@@ -95,8 +101,9 @@ type counts struct {
 	young                                                       atomic.Uint64 // links that died young
 }
 
-// New returns an engine; it does no I/O.
-func New(cfg Config) *Engine {
+// New returns an engine. It does no I/O but loading cfg.Store, whose
+// error it returns as a *StoreError.
+func New(cfg Config) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		cfg:    cfg,
@@ -110,7 +117,13 @@ func New(cfg Config) *Engine {
 		subs:   make(map[string]any),
 	}
 	e.disp = newQueue(cfg.Consume, cfg.Changes)
-	return e
+	if cfg.Store != nil {
+		if err := e.restore(cfg.Store); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
 // Start starts the connection loop, once; it reports false after Close.
@@ -171,6 +184,10 @@ func (e *Engine) Enqueue(op *session.Op) error {
 		e.mu.Unlock()
 		return err
 	}
+	if e.draining && op.Frame.Type == codec.TypePublish {
+		e.mu.Unlock()
+		return ErrDraining
+	}
 	dropOldest := e.cfg.DropOldest && op.Frame.Type == codec.TypePublish
 	err := e.sess.Enqueue(op, dropOldest)
 	if err == nil && op.Frame.Type == codec.TypePublish {
@@ -178,9 +195,16 @@ func (e *Engine) Enqueue(op *session.Op) error {
 	}
 	e.mu.Unlock()
 	if err != nil {
+		var serr *StoreError
+		if !errors.As(err, &serr) && !errors.Is(err, session.ErrOutboxFull) {
+			err = &StoreError{Err: err} // the journal's
+		}
 		return engineErr(err)
 	}
 	e.signal()
+	if e.store != nil {
+		return e.accepted(op)
+	}
 	return nil
 }
 
@@ -191,27 +215,7 @@ func (e *Engine) Withdraw(op *session.Op, err error) {
 	e.mu.Unlock()
 }
 
-// Subscribed records channel as subscribed (renewed after a lost
-// session) with h, the façade's handler, replacing any; it reports whether
-// channel was subscribed before.
-func (e *Engine) Subscribed(channel string, h any) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	e.subs[channel] = h
-	return was
-}
-
-// Unsubscribed forgets channel; it reports whether it was subscribed.
-func (e *Engine) Unsubscribed(channel string) (was bool) {
-	e.subMu.Lock()
-	defer e.subMu.Unlock()
-	_, was = e.subs[channel]
-	delete(e.subs, channel)
-	return was
-}
-
-// Handler returns what Subscribed recorded for channel, or nil.
+// Handler returns what UpdateSub stored for channel, or nil.
 func (e *Engine) Handler(channel string) any {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
@@ -273,6 +277,7 @@ type Stats struct {
 	Session                                                    session.Counters
 	OutboxCount, OutboxBytes, InboxCount, InboxBytes           int
 	DroppedStale                                               uint64
+	Store                                                      StoreStats
 }
 
 // Stats returns a snapshot of the counters, outbox and queue.
@@ -290,5 +295,6 @@ func (e *Engine) Stats() Stats {
 		Session:     e.sess.Count,
 		OutboxCount: n, OutboxBytes: b,
 		InboxCount: in, InboxBytes: inBytes, DroppedStale: stale,
+		Store: e.storeStats(),
 	}
 }

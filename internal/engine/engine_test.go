@@ -49,7 +49,7 @@ func (r *recorder) consume(it engine.Item) {
 
 func newEngine(srv *memServer, p reconnect.Policy) (*engine.Engine, *recorder) {
 	r := &recorder{}
-	r.e = engine.New(engine.Config{
+	r.e, _ = engine.New(engine.Config{
 		URL: "mem://", Codec: codec.JSON{}, MaxMessageSize: 1 << 20,
 		Transports: []transport.Transport{srv}, HandshakeTimeout: time.Second, UpgradeInterval: -1,
 		Reconnect: p.WithDefaults(), OutboxCount: 100, OutboxBytes: 1 << 20,

@@ -18,6 +18,7 @@ var (
 	ErrLinkDead        = errors.New("realtime: connection dead")
 	ErrProtocol        = errors.New("realtime: protocol violation")
 	ErrRefused         = errors.New("realtime: refused by the server")
+	ErrDraining        = errors.New("realtime: client draining")
 )
 
 // RefusedError is the server's nack of one operation.

@@ -18,6 +18,12 @@ type Message struct {
 	Data    []byte
 	Seq     uint64 // in its session
 	Epoch   uint64 // the session's; hand it back to Processed
+	// Redelivered: the process before this one may have run its handler
+	// (it came back from a store, see Options.Store).
+	Redelivered bool
+	Time        uint64 // the server's timestamp, Unix ms; 0: none
+	From        string // the publisher's identity; "": none
+	Header      map[string]string
 }
 
 // Item is what the queue hands up: a message to deliver or a state change
@@ -46,8 +52,14 @@ type Queue struct {
 	bytes   int           // their payload bytes
 	stale   uint64        // messages of lost sessions dropped unhandled
 	running bool          // a goroutine is draining q
+	busy    bool          // the goroutine is consuming the item pop gave it
 	stopped bool
-	wg      sync.WaitGroup
+	pushed  uint64 // items queued ever
+	// finished counts the items consumed or dropped; settle waits for it
+	// to reach pushed, woken through settled (made by a waiter).
+	finished uint64
+	settled  chan struct{}
+	wg       sync.WaitGroup
 }
 
 func newQueue(consume func(Item), changes bool) *Queue {
@@ -80,6 +92,7 @@ func (d *Queue) dropStale(epoch uint64) {
 			d.msgs--
 			d.bytes -= len(it.Msg.Data)
 			d.stale++
+			d.progressLocked(1)
 			continue
 		}
 		kept = append(kept, it)
@@ -130,6 +143,7 @@ func (d *Queue) event(ch connstate.Change) {
 // items only wait for takeChanges.
 func (d *Queue) pushLocked(it Item) {
 	d.q = append(d.q, it)
+	d.pushed++
 	if !d.running && !d.stopped {
 		d.running = true
 		d.wg.Add(1)
@@ -143,6 +157,10 @@ func (d *Queue) pushLocked(it Item) {
 func (d *Queue) pop() (Item, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.busy { // the item taken last has been consumed
+		d.busy = false
+		d.progressLocked(1)
+	}
 	if d.stopped { // what is left waits for takeChanges
 		return Item{}, false
 	}
@@ -154,6 +172,7 @@ func (d *Queue) pop() (Item, bool) {
 	it := d.q[d.head]
 	d.q[d.head] = Item{}
 	d.head++
+	d.busy = true
 	if it.Change != nil {
 		d.events--
 		d.freeLocked()
@@ -196,6 +215,7 @@ func (d *Queue) takeChanges() []connstate.Change {
 		}
 	}
 	d.q, d.head, d.events, d.msgs, d.bytes = nil, 0, 0, 0, 0
+	d.progressLocked(int(d.pushed - d.finished))
 	return out
 }
 
@@ -206,6 +226,7 @@ func (d *Queue) stop() {
 	d.mu.Lock()
 	d.stopped = true
 	d.freeLocked() // a producer waiting for room queues and returns
+	d.progressLocked(0)
 	d.mu.Unlock()
 	d.wg.Wait()
 }

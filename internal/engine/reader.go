@@ -77,7 +77,8 @@ func (e *Engine) process(l *link, frames []codec.Frame) error {
 				}
 				continue
 			}
-			e.disp.deliver(Message{Channel: f.Channel, Data: f.Data, Seq: f.Seq, Epoch: e.sess.Epoch})
+			e.disp.deliver(Message{Channel: f.Channel, Data: f.Data, Seq: f.Seq, Epoch: e.sess.Epoch,
+				Time: f.Time, From: f.From, Header: f.Header, Redelivered: e.redelivered(f.Seq)})
 		case codec.TypePing:
 		case codec.TypeError:
 			return &ServerError{Code: f.Code, Reason: f.Reason}

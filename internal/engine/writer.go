@@ -95,6 +95,11 @@ func (e *Engine) write(l *link) (*link, error) {
 		}
 		more := e.sess.Pending()
 		e.mu.Unlock()
+		// What the frames number, and the processed frames an ack
+		// acknowledges, are recorded before the server can see them.
+		if len(frames) > 0 {
+			_ = e.commit()
+		}
 		if len(frames) == 0 && sendPing {
 			frames = append(frames, codec.Frame{Type: codec.TypePing})
 		}
@@ -173,6 +178,11 @@ func (e *Engine) send(l *link, buf []byte, frames []codec.Frame, firstNew uint64
 // by CloseTimeout after Close was called. A goodbye the link did not take
 // leaves nothing to close gracefully: the link is aborted.
 func (e *Engine) sendClose(l *link) {
+	if e.store != nil {
+		// The session outlives the process: the next Client on the store
+		// resumes it. The link is only closed.
+		return
+	}
 	msg, err := e.codec.Encode(nil, codec.Frame{Type: codec.TypeClose, Code: 1000, Reason: "client closed"})
 	if err != nil {
 		return

@@ -115,7 +115,7 @@ func public(pkg string) bool {
 var layers = [][]string{
 	{"codec"},
 	{"transport"},
-	{"fallback", "reconnect"},
+	{"fallback", "reconnect", "store"},
 	{"internal/engine"},
 	{"."},
 }

@@ -54,19 +54,22 @@ func Limit(c codec.Codec, max int) int {
 // whose encoding exceeds the limit.
 var ErrTooLarge = errors.New("message too large")
 
-// FitsPublish reports whether a publish of data on channel, encoded alone
-// by c, stays within limit whatever its sequence number. It returns nil,
+// FitsPublish reports whether a publish of data on channel with header h,
+// encoded alone by c, stays within limit whatever its sequence number. It returns nil,
 // an error wrapping ErrTooLarge, or the codec's error for a frame it
 // cannot encode at all. The shipped codecs are measured only when a cheap
 // bound does not already settle it; a user codec is always measured,
 // since nothing else bounds what it makes of a payload.
-func FitsPublish(c codec.Codec, limit int, channel string, data []byte) error {
-	n := len(data) + len(channel)
+func FitsPublish(c codec.Codec, limit int, channel string, data []byte, h map[string]string) error {
+	n := len(data) + len(channel) + headerSize(h)
+	// Each header entry adds quotes, a colon and a comma (JSON) or two
+	// heads (CBOR); the "h" key and its braces, a few bytes more.
+	extra := 96 + 18*len(h) + 8
 	switch c.(type) {
 	case codec.JSON, *codec.JSON:
 		// JSON writes a byte as at most six ("\u0000"); keys, type and a
 		// 20-digit sequence number take less than 96.
-		if 6*n+96 <= limit {
+		if 6*n+extra <= limit {
 			return nil
 		}
 		if n > limit { // its encoding is never shorter than the payload
@@ -74,14 +77,14 @@ func FitsPublish(c codec.Codec, limit int, channel string, data []byte) error {
 		}
 	case codec.CBOR, *codec.CBOR:
 		// CBOR's heads take at most 9 bytes per field.
-		if n+96 <= limit {
+		if n+extra <= limit {
 			return nil
 		}
 		if n > limit {
 			return ErrTooLarge
 		}
 	}
-	f := codec.Frame{Type: codec.TypePublish, Seq: math.MaxUint64, Channel: channel, Data: data}
+	f := codec.Frame{Type: codec.TypePublish, Seq: math.MaxUint64, Channel: channel, Data: data, Header: h}
 	size, err := EncodedSize(c, f)
 	switch {
 	case errors.Is(err, codec.ErrTooLarge):

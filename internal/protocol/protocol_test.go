@@ -136,7 +136,7 @@ func TestFitsPublish(t *testing.T) {
 		{"user codec small", userCodec{}, 1 << 20, []byte("hi"), true},
 		{"json escapes", codec.JSON{}, 1000, []byte(strings.Repeat("\x01", 200)), false},
 	} {
-		err := protocol.FitsPublish(tc.c, tc.limit, "ch", tc.data)
+		err := protocol.FitsPublish(tc.c, tc.limit, "ch", tc.data, nil)
 		if tc.fits != (err == nil) {
 			t.Errorf("%s: %v, want fits %v", tc.name, err, tc.fits)
 		}
@@ -144,7 +144,7 @@ func TestFitsPublish(t *testing.T) {
 			t.Errorf("%s: %v, not ErrTooLarge", tc.name, err)
 		}
 	}
-	if err := protocol.FitsPublish(userCodec{}, 1<<20, "bad\xff", nil); err == nil || errors.Is(err, protocol.ErrTooLarge) {
+	if err := protocol.FitsPublish(userCodec{}, 1<<20, "bad\xff", nil, nil); err == nil || errors.Is(err, protocol.ErrTooLarge) {
 		t.Errorf("user codec refusing the frame: %v, want the codec's error", err)
 	}
 }

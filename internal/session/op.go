@@ -34,8 +34,11 @@ func (s OpState) String() string {
 // first sent, so an Op withdrawn before that leaves no gap.
 type Op struct {
 	Frame codec.Frame
-	// Internal ops (re-subscriptions after a lost session) have no waiter.
+	// Internal ops (re-subscriptions after a lost session, operations
+	// restored from a store) have no waiter.
 	Internal bool
+	// ID is the op's id in the store, when the session is stored.
+	ID uint64
 
 	size  int
 	start time.Time // when it was made, for the ack latency
@@ -44,9 +47,14 @@ type Op struct {
 	done  chan struct{}
 }
 
-// NewOp returns a queued Op for f.
+// NewOp returns a queued Op for f. Its size, which the outbox's byte
+// limit counts, is its payload, channel and header bytes.
 func NewOp(f codec.Frame) *Op {
-	return &Op{Frame: f, size: len(f.Data) + len(f.Channel), start: time.Now(), done: make(chan struct{})}
+	size := len(f.Data) + len(f.Channel)
+	for k, v := range f.Header {
+		size += len(k) + len(v)
+	}
+	return &Op{Frame: f, size: size, start: time.Now(), done: make(chan struct{})}
 }
 
 // State returns the Op's state.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/internal/protocol"
+	"github.com/realtimekit/realtime/store"
 )
 
 // Window is the protocol's limit on unacknowledged sequenced frames in
@@ -74,6 +75,10 @@ type Session struct {
 
 	held      []held // server frames the server may count against the inbox budget
 	heldBytes int
+
+	journal  Journal // nil: nothing is stored
+	lastID   uint64  // the last operation id given, when stored
+	restored bool    // the session came from a store and has not met a hello yet
 }
 
 // New returns an empty session with the given outbox limits.
@@ -96,13 +101,28 @@ func (s *Session) Enqueue(op *Op, dropOldest bool) error {
 		s.queue = slices.Delete(s.queue, i, i+1)
 		s.bytes -= old.size
 		s.settle(old, Failed, ErrOutboxFull)
+		s.done(old)
 	}
 	if !s.fits(op) {
 		return ErrOutboxFull
 	}
+	if err := s.add(op); err != nil {
+		return err
+	}
 	s.queue = append(s.queue, op)
 	s.bytes += op.size
 	return nil
+}
+
+// add gives op an id and records it, when the session is stored.
+func (s *Session) add(op *Op) error {
+	if s.journal == nil {
+		return nil
+	}
+	s.lastID++
+	op.ID = s.lastID
+	f := &op.Frame
+	return s.log(&store.Record{Kind: store.KindAdd, ID: op.ID, Type: f.Type, Channel: f.Channel, Data: f.Data, Header: f.Header})
 }
 
 func (s *Session) fits(op *Op) bool {
@@ -118,6 +138,7 @@ func (s *Session) Withdraw(op *Op, err error) bool {
 			s.queue = append(s.queue[:i], s.queue[i+1:]...)
 			s.bytes -= op.size
 			s.settle(op, Failed, err)
+			s.done(op)
 			return true
 		}
 	}
@@ -141,6 +162,12 @@ func (s *Session) Fill(dst []codec.Frame, budget int) []codec.Frame {
 		used += op.size + frameOverhead
 		s.resend++
 	}
+	first := len(s.inflight)
+	defer func() {
+		if len(s.inflight) > first {
+			s.numbered(s.inflight[first:])
+		}
+	}()
 	for len(s.queue) > 0 && len(s.inflight) < Window && used < budget {
 		op := s.queue[0]
 		if used > 0 && used+op.size+frameOverhead > budget {
@@ -180,6 +207,9 @@ func (s *Session) Ack(a uint64) error {
 	}
 	s.inflight = s.inflight[i:]
 	s.resend = max(s.resend-i, 0)
+	if i > 0 && s.journal != nil {
+		_ = s.log(&store.Record{Kind: store.KindAcked, Seq: a})
+	}
 	return nil
 }
 
@@ -193,6 +223,7 @@ func (s *Session) Nack(ref uint64, code uint16, reason string) error {
 			}
 			s.bytes -= op.size
 			s.settle(op, Refused, &RefusedError{Code: code, Reason: reason})
+			s.done(op)
 			return nil
 		}
 	}
@@ -231,6 +262,9 @@ func (s *Session) Inbound(seq uint64) (bool, error) {
 func (s *Session) Processed(epoch, seq uint64) uint64 {
 	if epoch == s.Epoch && seq > s.processed {
 		s.processed = seq
+		if s.journal != nil {
+			_ = s.log(&store.Record{Kind: store.KindProcessed, Seq: seq})
+		}
 	}
 	return s.processed - s.ackSent
 }
@@ -276,6 +310,8 @@ func (s *Session) ConnectFrame() codec.Frame {
 // publishes fail with ErrSessionLost.
 func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) {
 	wasNew := s.ID == ""
+	restored := s.restored
+	s.restored = false
 	s.ID, s.Token = h.Session, h.Token
 	// The previous link's reader is done; this link's numbering starts here.
 	s.connLast = 0
@@ -284,19 +320,30 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	s.release(s.processed)
 	if h.Resumed && !wasNew {
 		if h.Ack > s.nextSeq {
-			return true, &ProtocolError{Reason: fmt.Sprintf("hello acknowledges %d, beyond the last sent %d", h.Ack, s.nextSeq)}
+			if !restored {
+				return true, &ProtocolError{Reason: fmt.Sprintf("hello acknowledges %d, beyond the last sent %d", h.Ack, s.nextSeq)}
+			}
+			// A store that lost its last records (a power cut under a
+			// policy that does not sync every commit): the server took
+			// numbers the store forgot. Numbering goes on after them.
+			s.nextSeq = h.Ack
+			s.Count.StoreBehind++
 		}
 		for s.resend < len(s.inflight) && s.inflight[s.resend].Frame.Seq <= h.Ack {
 			s.resend++
 		}
+		_ = s.log(&store.Record{Kind: store.KindSession, Session: s.ID, Token: s.Token})
 		return true, nil
 	}
 	if wasNew && len(s.inflight) == 0 {
+		_ = s.log(&store.Record{Kind: store.KindSession, Session: s.ID, Token: s.Token, Reset: true})
 		return true, nil
 	}
-	var back []*Op
+	var back, failed []*Op
 	for _, op := range s.inflight {
-		if op.Frame.Type != codec.TypePublish || resend {
+		// A publish that came back from a store has no Receipt to fail:
+		// it is sent again, as a new one.
+		if op.Frame.Type != codec.TypePublish || resend || op.Internal {
 			op.Frame.Seq = 0
 			op.state.Store(int32(Queued))
 			back = append(back, op)
@@ -304,6 +351,7 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 		}
 		s.bytes -= op.size
 		s.settle(op, Failed, ErrSessionLost)
+		failed = append(failed, op)
 	}
 	s.queue = append(back, s.queue...)
 	s.inflight = nil
@@ -311,6 +359,8 @@ func (s *Session) Hello(h codec.Frame, resend bool) (continued bool, err error) 
 	s.received, s.processed, s.ackSent, s.connLast = 0, 0, 0, 0
 	s.held, s.heldBytes = nil, 0
 	s.Epoch++
+	_ = s.log(&store.Record{Kind: store.KindSession, Session: s.ID, Token: s.Token, Reset: true})
+	s.done(failed...)
 	return wasNew, nil
 }
 
@@ -345,6 +395,8 @@ func (s *Session) Rewind(seq uint64, err error) bool {
 	s.Count.Sent -= uint64(len(back)) + 1
 	s.bytes -= op.size
 	s.settle(op, Failed, err)
+	s.done(op)
+	s.numbered(back) // numbered no more, and the counter back
 	return true
 }
 
@@ -353,6 +405,7 @@ func (s *Session) Rewind(seq uint64, err error) bool {
 func (s *Session) Requeue(ops ...*Op) {
 	for _, op := range ops {
 		s.bytes += op.size
+		_ = s.add(op) // a store that fails here leaves it to the application to subscribe again
 	}
 	s.queue = append(append([]*Op(nil), ops...), s.queue...)
 }
@@ -372,6 +425,10 @@ func (s *Session) FailAll(err error) {
 // counted in Acked, Refused and Failed.
 type Counters struct {
 	Sent, Resent, Acked, Refused, Failed, Duplicates uint64
+	// StoreBehind counts resumes where the server had taken client
+	// sequence numbers the store had lost (a power cut under a lax sync
+	// policy): what the store renumbers may reach the server twice.
+	StoreBehind uint64
 	// AckLatency counts acknowledged publishes by time from enqueue to
 	// ack: bucket i holds those at most LatencyBuckets[i], the last one the
 	// rest.

@@ -32,6 +32,7 @@ func Run(t *testing.T, newBroker func(t *testing.T) server.Broker) {
 	t.Run("SubscribeAgain", func(t *testing.T) { testSubscribeAgain(t, newBroker(t)) })
 	t.Run("EndedContext", func(t *testing.T) { testEndedContext(t, newBroker(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newBroker(t)) })
+	t.Run("Metadata", func(t *testing.T) { testMetadata(t, newBroker(t)) })
 }
 
 // wait bounds every wait of the suite, scaled by

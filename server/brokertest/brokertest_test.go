@@ -37,7 +37,7 @@ type remote struct {
 
 type chanLog struct {
 	mu      sync.Mutex
-	entries [][]byte
+	entries []server.Message
 	grew    chan struct{} // closed and replaced on each append
 }
 
@@ -60,7 +60,7 @@ func (b *remote) logOf(channel string) *chanLog {
 }
 
 func (b *remote) Publish(ctx context.Context, m server.Message) error {
-	channel, data := m.Channel, m.Data
+	channel := m.Channel
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (b *remote) Publish(ctx context.Context, m server.Message) error {
 	l := b.logOf(channel)
 	b.mu.Unlock()
 	l.mu.Lock()
-	l.entries = append(l.entries, data)
+	l.entries = append(l.entries, m)
 	close(l.grew)
 	l.grew = make(chan struct{})
 	l.mu.Unlock()
@@ -104,10 +104,10 @@ func (s *remoteSub) run(latency time.Duration, channel string, l *chanLog, next 
 	defer timer.Stop()
 	for {
 		l.mu.Lock()
-		var data []byte
+		var m server.Message
 		have := next < len(l.entries)
 		if have {
-			data = l.entries[next]
+			m = l.entries[next]
 		}
 		grew := l.grew
 		l.mu.Unlock()
@@ -125,7 +125,8 @@ func (s *remoteSub) run(latency time.Duration, channel string, l *chanLog, next 
 		case <-s.stop:
 			return
 		}
-		deliver(server.Message{Channel: channel, Data: data})
+		m.Channel = channel
+		deliver(m)
 		next++
 	}
 }

@@ -156,7 +156,11 @@ func (c *Cluster) deliveries() {
 			if s != nil {
 				s.mu.Lock()
 				if s.deliver != nil {
-					s.deliver(server.Message{Channel: ch, Data: msg.Data(), ID: msg.Headers().Get(jetstream.MsgIDHeader), Pos: pos})
+					m := server.Message{Channel: ch, Data: msg.Data(), ID: msg.Headers().Get(jetstream.MsgIDHeader), Pos: pos}
+					if err := getMeta(msg.Headers(), &m); err != nil {
+						c.opts.Logger.Warn("natsbroker: publication delivered without its metadata", "err", err)
+					}
+					s.deliver(m)
 				}
 				s.mu.Unlock()
 			}
@@ -187,8 +191,12 @@ func (c *Cluster) Publish(ctx context.Context, m server.Message) error {
 	if m.ID != "" {
 		popts = append(popts, jetstream.WithMsgID(m.ID))
 	}
-	_, err := c.js.Publish(ctx, c.msgPre+channelToken(m.Channel), m.Data, popts...)
+	h, err := putMeta(nil, &m)
 	if err != nil {
+		return fmt.Errorf("natsbroker: publish: %w", err)
+	}
+	msg := &nats.Msg{Subject: c.msgPre + channelToken(m.Channel), Data: m.Data, Header: h}
+	if _, err = c.js.PublishMsg(ctx, msg, popts...); err != nil {
 		c.health.failed(err)
 		return fmt.Errorf("natsbroker: publish: %w", err)
 	}

@@ -56,7 +56,7 @@ func BenchmarkClusterCrossNode(b *testing.B) {
 	a, c := newServerNode(b, s.ClientURL()), newServerNode(b, s.ClientURL())
 	pub, sub := benchClient(b, ctx, serve(b, a), "websocket"), benchClient(b, ctx, serve(b, c), "websocket")
 	got := make(chan struct{}, 1)
-	if err := sub.Subscribe(ctx, "x", func(realtime.Message) { got <- struct{}{} }); err != nil {
+	if _, err := sub.Subscribe(ctx, "x", func(realtime.Message) { got <- struct{}{} }); err != nil {
 		b.Fatal(err)
 	}
 	lat := make([]time.Duration, 0, b.N)
@@ -105,7 +105,7 @@ func BenchmarkClusterFanOut(b *testing.B) {
 	}
 	wg.Wait()
 	for _, cl := range clients {
-		if err := cl.Subscribe(ctx, "fan", func(realtime.Message) {
+		if _, err := cl.Subscribe(ctx, "fan", func(realtime.Message) {
 			if delivered.Add(1) == want.Load() {
 				round <- struct{}{}
 			}

@@ -63,7 +63,7 @@ func TestSessionAcrossNATSClusterRestart(t *testing.T) {
 	}
 	const down = "down"
 	got := make(chan string, 1000)
-	if err := cl.Subscribe(ctx, down, func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, down, func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 

@@ -114,6 +114,9 @@ func (c *Cluster) Read(ctx context.Context, from, to uint64, channels []string, 
 			return fmt.Errorf("natsbroker: read: %w", err)
 		}
 		m := server.Message{Channel: ch, Data: msg.Data(), ID: msg.Headers().Get(jetstream.MsgIDHeader), Pos: pos}
+		if err := getMeta(msg.Headers(), &m); err != nil {
+			c.opts.Logger.Warn("natsbroker: publication read without its metadata", "err", err)
+		}
 		read = pos
 		if !fn(m) || meta.NumPending == 0 || pos == to {
 			return nil

@@ -92,7 +92,7 @@ func testSessionMoves(t *testing.T, url, tr string, drain bool) {
 	// A channel of the test's own, as the stream outlives the subtest.
 	down := "down/" + t.Name()
 	got := make(chan string, 2*each)
-	if err := cl.Subscribe(ctx, down, func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, down, func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	var receipts []*realtime.Receipt
@@ -243,7 +243,7 @@ func TestNodeRidesOutNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 4)
-	if err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
+	if _, err := cl.Subscribe(ctx, "c", func(m realtime.Message) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := cl.Publish(ctx, "c", []byte("before")); err != nil {

@@ -27,7 +27,7 @@ func main() {
 	if err := c.Connect(ctx); err != nil {
 		log.Fatal(err)
 	}
-	err = c.Subscribe(ctx, "sensors", func(m realtime.Message) { log.Printf("%s", m.Data) })
+	_, err = c.Subscribe(ctx, "sensors", func(m realtime.Message) { log.Printf("%s", m.Data) })
 	if err != nil {
 		log.Fatal(err)
 	}
