@@ -14,6 +14,7 @@ import (
 
 	"github.com/realtimekit/realtime"
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 	"github.com/realtimekit/realtime/server"
 )
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		crashChild() // never returns
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, leakcheck.Options()...)
 }
 
 // Two clients subscribe to one channel; each publishes 10,000 messages; each

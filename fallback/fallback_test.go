@@ -7,9 +7,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestErrorListsAndUnwrapsEveryAttempt(t *testing.T) {
 	boom := errors.New("boom")

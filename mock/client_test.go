@@ -9,12 +9,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // wait bounds every blocking step of a test.
 const wait = 10 * time.Second

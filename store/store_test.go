@@ -6,11 +6,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
+
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestApplyFollowsTheRecords(t *testing.T) {
 	var s store.State

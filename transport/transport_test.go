@@ -8,10 +8,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestHandshakeErrorClassification(t *testing.T) {
 	for code, want := range map[int][2]bool{ // {Refused, Unauthorized}

@@ -12,11 +12,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // lineWriter hands each write to a channel, so that a test can wait for
 // the URL the command prints.

@@ -12,10 +12,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // scaled stretches a time bound by REALTIME_TEST_TIMEOUT_SCALE, as the
 // root package's tests do, for machines that run slower (qemu).

@@ -7,10 +7,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // The first program, run against the mock, prints the message it published
 // and returns.

@@ -9,10 +9,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/mock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // With its default flags the agent goes through an outage of more readings
 // than its outbox holds: it must drop some, say how many, and the collector

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/realtimekit/realtime/transport"
 	"go.uber.org/goleak"
+
+	"github.com/realtimekit/realtime/internal/leakcheck"
+	"github.com/realtimekit/realtime/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestAppendSplit(t *testing.T) {
 	var body []byte

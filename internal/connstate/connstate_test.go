@@ -9,10 +9,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/internal/connstate"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/reconnect"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestMachineTransitionsAndWaits(t *testing.T) {
 	var m connstate.Machine

@@ -17,12 +17,13 @@ import (
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/internal/connstate"
 	"github.com/realtimekit/realtime/internal/engine"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/internal/session"
 	"github.com/realtimekit/realtime/reconnect"
 	"github.com/realtimekit/realtime/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // recorder is a consumer of the engine's queue standing in for the
 // façade's dispatcher.

@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/realtimekit/realtime/internal/batch"
 	"go.uber.org/goleak"
+
+	"github.com/realtimekit/realtime/internal/batch"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // poster records the batches POSTed to it; gate, if set, is received from
 // before each POST is answered.

@@ -11,9 +11,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/realtimekit/realtime/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 const module = "github.com/realtimekit/realtime"
 

@@ -12,11 +12,12 @@ import (
 
 	"github.com/realtimekit/realtime/codec"
 	"github.com/realtimekit/realtime/fallback"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/internal/negotiate"
 	"github.com/realtimekit/realtime/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // fake dials per its err, or hangs until ctx ends when hang is set. Its
 // conn answers connect with first, or with nothing when first is nil.

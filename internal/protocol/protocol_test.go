@@ -9,10 +9,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/internal/protocol"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestCheckChannel(t *testing.T) {
 	for _, tc := range []struct {

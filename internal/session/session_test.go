@@ -9,9 +9,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/realtimekit/realtime/codec"
+	"github.com/realtimekit/realtime/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func pub(data string) *Op {
 	return NewOp(codec.Frame{Type: codec.TypePublish, Channel: "c", Data: []byte(data)})

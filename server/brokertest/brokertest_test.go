@@ -8,11 +8,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/server"
 	"github.com/realtimekit/realtime/server/brokertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestLocalBroker(t *testing.T) {
 	brokertest.Run(t, func(*testing.T) server.Broker { return server.NewLocalBroker() })

@@ -5,11 +5,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/transport/transporttest"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 // TestRun runs the suite against the WebSocket transport, the reference
 // implementation, to show the suite passes a correct transport and leaves

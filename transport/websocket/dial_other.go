@@ -12,6 +12,9 @@ import (
 	"github.com/realtimekit/realtime/transport"
 )
 
+// supported is nil: outside js/wasm the WebSocket is this package's own.
+func supported() error { return nil }
+
 // dialOptions gives coder/websocket the caller's HTTP client (proxies, TLS),
 // headers and compression, and returns a func that yields the upgraded
 // stream once the dial is done.

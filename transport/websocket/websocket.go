@@ -20,6 +20,7 @@ package websocket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -46,6 +47,13 @@ type Transport struct {
 
 var _ transport.Transport = Transport{}
 
+// ErrUnsupported is returned by Dial under js/wasm when the JavaScript
+// runtime has no global WebSocket constructor (Node.js before 22, or a
+// runtime that removed it): a client with the default transports then falls
+// back to the HTTP transports. It wraps errors.ErrUnsupported and carries no
+// URL. Dial never returns it on other platforms.
+var ErrUnsupported = fmt.Errorf("websocket: no WebSocket in this JavaScript runtime: %w", errors.ErrUnsupported)
+
 // Name returns "websocket".
 func (Transport) Name() string { return "websocket" }
 
@@ -67,6 +75,9 @@ func (t Transport) dial(ctx context.Context, baseURL string, cfg transport.Confi
 	u, err := dialURL(baseURL, cfg.Codec)
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
+	}
+	if err := supported(); err != nil {
+		return nil, err
 	}
 	opts, raw := t.dialOptions(cfg)
 	c, resp, err := ws.Dial(ctx, u, opts)

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket_test
 
 import (
@@ -13,12 +15,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/realtimekit/realtime/internal/leakcheck"
 	"github.com/realtimekit/realtime/transport"
 	"github.com/realtimekit/realtime/transport/transporttest"
 	"github.com/realtimekit/realtime/transport/websocket"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leakcheck.Options()...) }
 
 func TestConformance(t *testing.T) {
 	t.Run("Plain", func(t *testing.T) {
