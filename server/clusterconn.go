@@ -96,8 +96,16 @@ func (c *conn) resumeClustered(connect codec.Frame) (s *session, refused bool) {
 		local.proc.Lock()
 		same := local.cl.version == rec.Version
 		local.proc.Unlock()
-		if same {
+		// A copy that has not sent what the client acknowledges is not
+		// current, whatever its version says: the log has the rest.
+		local.mu.Lock()
+		behind := connect.Ack > local.nextOut
+		local.mu.Unlock()
+		if same && !behind {
 			return c.resume(connect), false
+		}
+		if behind {
+			srv.cfg.Logger.Info("local copy of the session behind the client: rebuilt from the log", "ack", connect.Ack)
 		}
 		local.mu.Lock()
 		local.cl.moved = true

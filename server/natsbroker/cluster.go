@@ -283,30 +283,49 @@ func (c *Cluster) isClosed() bool {
 	return c.closed
 }
 
-// sessionBucket creates or updates the bucket of session records and binds
-// to it for reads that go to the stream's leader. A bucket allows direct
-// gets by default, which any replica answers: one that lags behind hands
-// out a record another node has since replaced, and a node resuming a
-// session from it takes its own stale copy for current.
+// sessionBucket creates the bucket of session records if it is missing,
+// and binds to it for reads that go to the stream's leader. A bucket
+// allows direct gets by default, which any replica answers: one that lags
+// behind (a NATS server just restarted) hands out a record another node
+// has since replaced, and a node resuming a session from it takes its own
+// stale copy for current. A handle decides direct or not from the stream's
+// config as it last read it, so the config is read through the handle
+// until it says no. An existing bucket is not updated: an update turns
+// direct gets back on, under the handles of the nodes running.
 func sessionBucket(ctx context.Context, js jetstream.JetStream, bucket string, opts Options) (jetstream.KeyValue, error) {
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   bucket,
-		TTL:      opts.SessionTTL,
-		History:  1,
-		Replicas: opts.Replicas,
-		Storage:  jetstream.FileStorage,
-	}); err != nil {
-		return nil, err
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   bucket,
+			TTL:      opts.SessionTTL,
+			History:  1,
+			Replicas: opts.Replicas,
+			Storage:  jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) { // another node, meanwhile
+			kv, err = js.KeyValue(ctx, bucket)
+		}
 	}
-	st, err := js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		return nil, err
 	}
-	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+	for range 10 {
+		st, err := kv.Status(ctx) // and the handle reads the config anew
+		if err != nil {
+			return nil, err
+		}
+		bs, ok := st.(*jetstream.KeyValueBucketStatus)
+		if !ok {
+			return nil, errors.New("natsbroker: the session bucket's status has no stream info")
+		}
+		cfg := bs.StreamInfo().Config
+		if !cfg.AllowDirect {
+			return kv, nil
+		}
 		cfg.AllowDirect = false
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}
-	return js.KeyValue(ctx, bucket)
+	return nil, errors.New("natsbroker: the session bucket keeps allowing direct gets")
 }
