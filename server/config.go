@@ -154,6 +154,10 @@ type Config struct {
 	// OnConnect was called has ended. The session may live on, for a
 	// resume. Nil does nothing.
 	OnDisconnect func(c *Client)
+	// Observer, if set, receives every connection's events with their
+	// timings (see Observer). Default nil: no events, and nothing is
+	// spent on them.
+	Observer Observer
 }
 
 // Identity is who a client is, as Authenticate established it.

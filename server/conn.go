@@ -166,7 +166,8 @@ func (srv *Server) accept(name string, r *http.Request, tc transport.Conn) {
 func (c *conn) run() {
 	srv := c.srv
 	log := srv.cfg.Logger.With("transport", c.info.Transport)
-	c.lastRecv.Store(time.Now().UnixNano())
+	start := time.Now()
+	c.lastRecv.Store(start.UnixNano())
 	frames, ok := c.recvFirst()
 	srv.connected(c)
 	if !ok {
@@ -198,6 +199,10 @@ func (c *conn) run() {
 	if h := srv.cfg.OnConnect; h != nil {
 		h(c.client)
 	}
+	opened := time.Now()
+	if srv.cfg.Observer != nil {
+		srv.observe(Event{Kind: EventConnect, Client: c.client, Resumed: hello.Resumed, Latency: opened.Sub(start)})
+	}
 
 	srv.wg.Add(1)
 	go c.writeLoop()
@@ -216,6 +221,9 @@ func (c *conn) run() {
 	}
 	if h := srv.cfg.OnDisconnect; h != nil {
 		h(c.client)
+	}
+	if srv.cfg.Observer != nil {
+		srv.observe(Event{Kind: EventDisconnect, Client: c.client, Latency: time.Since(opened)})
 	}
 }
 

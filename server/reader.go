@@ -116,7 +116,14 @@ func (c *conn) sequenced(f *codec.Frame) bool {
 	// The frame is acted on with a ctx of its own: a connection lost
 	// meanwhile must not make a done publish look undone, or the client
 	// would resend it and it would be delivered twice.
+	var began time.Time
+	if c.srv.cfg.Observer != nil {
+		began = time.Now()
+	}
 	refusal := c.do(f)
+	if c.srv.cfg.Observer != nil {
+		c.observeFrame(f, refusal, time.Since(began))
+	}
 	var nack codec.Frame
 	if refusal != nil {
 		nack = codec.Frame{Type: codec.TypeNack, Ref: f.Seq, Code: refusal.Code, Reason: truncate(refusal.Reason, maxReason)}
@@ -343,4 +350,19 @@ func (h *hookCtx) release() {
 		h.cancel()
 	}
 	h.ctx, h.cancel = nil, nil
+}
+
+// observeFrame reports a pub, sub or unsub acted on.
+func (c *conn) observeFrame(f *codec.Frame, r *Refusal, took time.Duration) {
+	e := Event{Kind: EventPublish, Client: c.client, Channel: f.Channel, Bytes: len(f.Data), Header: f.Header, Latency: took}
+	switch f.Type {
+	case codec.TypeSubscribe:
+		e.Kind = EventSubscribe
+	case codec.TypeUnsub:
+		e.Kind = EventUnsubscribe
+	}
+	if r != nil {
+		e.Code = r.Code
+	}
+	c.srv.observe(e)
 }

@@ -123,7 +123,15 @@ func (c *conn) sendEncoded(frames []codec.Frame) error {
 	c.dog.Sending()
 	defer c.dog.Sent()
 	ctx := context.Background()
-	return c.tc.Send(ctx, msg)
+	if c.srv.cfg.Observer == nil {
+		return c.tc.Send(ctx, msg)
+	}
+	began := time.Now()
+	err = c.tc.Send(ctx, msg)
+	if err == nil {
+		c.srv.observe(Event{Kind: EventSend, Client: c.client, Frames: len(frames), Bytes: len(msg), Latency: time.Since(began)})
+	}
+	return err
 }
 
 const maxKeptBuffer = 64 << 10
