@@ -41,13 +41,13 @@ func appendRecord(dst []byte, r *store.Record) []byte {
 	dst = append(dst, marker, 0, 0, 0, 0, 0, 0, 0, 0, byte(r.Kind))
 	switch r.Kind {
 	case store.KindAdd:
-		dst = binary.AppendUvarint(dst, r.ID)
+		dst = appendUint(dst, r.ID)
 		dst = append(dst, byte(r.Type))
 		dst = appendBytes(dst, []byte(r.Channel))
 		dst = appendBytes(dst, r.Data)
 		if len(r.Header) > 0 { // absent when empty: a reader takes none
 			keys := slices.Sorted(maps.Keys(r.Header))
-			dst = binary.AppendUvarint(dst, uint64(len(keys)))
+			dst = appendUint(dst, uint64(len(keys)))
 			for _, k := range keys {
 				dst = appendBytes(dst, []byte(k))
 				dst = appendBytes(dst, []byte(r.Header[k]))
@@ -57,21 +57,21 @@ func appendRecord(dst []byte, r *store.Record) []byte {
 		if r.Kind == kindCheckpoint {
 			dst = appendBytes(dst, []byte(r.Session))
 			dst = appendBytes(dst, []byte(r.Token))
-			dst = binary.AppendUvarint(dst, r.Seq) // processed
-			dst = binary.AppendUvarint(dst, r.ID)  // the last id
+			dst = appendUint(dst, r.Seq) // processed
+			dst = appendUint(dst, r.ID)  // the last id
 		}
-		dst = binary.AppendUvarint(dst, r.Next)
-		dst = binary.AppendUvarint(dst, uint64(len(r.IDs)))
+		dst = appendUint(dst, r.Next)
+		dst = appendUint(dst, uint64(len(r.IDs)))
 		for i, id := range r.IDs {
-			dst = binary.AppendUvarint(dst, id)
-			dst = binary.AppendUvarint(dst, r.Seqs[i])
+			dst = appendUint(dst, id)
+			dst = appendUint(dst, r.Seqs[i])
 		}
 	case store.KindAcked, store.KindProcessed:
-		dst = binary.AppendUvarint(dst, r.Seq)
+		dst = appendUint(dst, r.Seq)
 	case store.KindDone:
-		dst = binary.AppendUvarint(dst, uint64(len(r.IDs)))
+		dst = appendUint(dst, uint64(len(r.IDs)))
 		for _, id := range r.IDs {
-			dst = binary.AppendUvarint(dst, id)
+			dst = appendUint(dst, id)
 		}
 	case store.KindSession:
 		reset := byte(0)
@@ -89,7 +89,7 @@ func appendRecord(dst []byte, r *store.Record) []byte {
 }
 
 func appendBytes(dst, b []byte) []byte {
-	return append(binary.AppendUvarint(dst, uint64(len(b))), b...)
+	return append(appendUint(dst, uint64(len(b))), b...)
 }
 
 // decoder reads the fields of one payload; the first error sticks.
@@ -286,3 +286,9 @@ func readAt(b []byte, intern map[string]string) (store.Record, int, bool) {
 	}
 	return r, recHeader + int(n), true
 }
+
+// appendUint appends v as a uvarint. Not inlined: appendRecord calls it
+// in many places, and a device's binary pays for every inlined copy.
+//
+//go:noinline
+func appendUint(dst []byte, v uint64) []byte { return binary.AppendUvarint(dst, v) }

@@ -1,11 +1,9 @@
 package filestore
 
 import (
-	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/realtimekit/realtime/store"
 )
@@ -98,29 +96,26 @@ func (s *Store) roll() error {
 // sit in segments to drop, read back from their files, and notes where
 // they land in segment next.
 func (s *Store) copyForward(ops []*store.Op, drop map[uint64]bool, next uint64, buf *[]byte, locs map[uint64]loc) error {
-	moving := slices.DeleteFunc(slices.Clone(ops), func(op *store.Op) bool { return !drop[s.loc[op.ID].seg] })
-	slices.SortFunc(moving, func(a, b *store.Op) int {
-		la, lb := s.loc[a.ID], s.loc[b.ID]
-		return cmp.Or(cmp.Compare(la.seg, lb.seg), cmp.Compare(la.off, lb.off))
-	})
-	var f *os.File
-	var open uint64
+	// Each segment is opened once; the order records are copied in does
+	// not matter, as each stands alone.
+	files := map[uint64]*os.File{}
 	defer func() {
-		if f != nil {
+		for _, f := range files {
 			f.Close()
 		}
 	}()
-	for _, op := range moving {
+	for _, op := range ops {
 		l := s.loc[op.ID]
-		if f == nil || open != l.seg {
-			if f != nil {
-				f.Close()
-			}
+		if !drop[l.seg] {
+			continue
+		}
+		f := files[l.seg]
+		if f == nil {
 			var err error
 			if f, err = os.Open(filepath.Join(s.dir, segName(l.seg))); err != nil {
 				return fmt.Errorf("filestore: reclaim: %w", err)
 			}
-			open = l.seg
+			files[l.seg] = f
 		}
 		at := int64(len(*buf))
 		*buf = append(*buf, make([]byte, l.n)...)
